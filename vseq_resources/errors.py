@@ -1,0 +1,33 @@
+"""The exceptions vseq raises on purpose.
+
+Each carries a message meant for a person: the CLI prints it as one line on stderr, Dagster shows
+it as the failure reason. Anything else escaping vseq is a bug.
+"""
+
+
+class VseqError(Exception):
+    """Base of every deliberate vseq error."""
+
+
+class ConfigurationError(VseqError):
+    """The archive is configured wrongly or a configured service cannot be reached."""
+
+
+class DatabaseUnavailableError(ConfigurationError):
+    """The metadata database cannot be reached (host down, refused, timed out)."""
+
+
+class NotFoundError(VseqError, LookupError):
+    """A visit sequence, file or row that was asked for does not exist."""
+
+
+class InvalidInputError(VseqError, ValueError):
+    """Input that vseq refuses: bad names, values, files or tables."""
+
+
+class StoreError(VseqError):
+    """The data store failed or holds something other than what was recorded."""
+
+
+class IntegrityError(StoreError):
+    """A stored file does not match its recorded checksum."""

@@ -1,0 +1,64 @@
+"""Shared fixtures: real PostgreSQL, real S3 (SeaweedFS), temporary stores and schemas."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vseq_tests import services
+
+# Astropy must never try to download IERS tables here (no network): set before any test imports.
+os.environ.setdefault("VSEQ_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """SQLAlchemy URL of a real PostgreSQL server with superuser rights."""
+    workdir = Path(tempfile.mkdtemp(prefix="vseq-pg-", dir="/var/tmp"))
+    return services.postgres_server_url(workdir)
+
+
+@pytest.fixture
+def db_schema(pg_url: str) -> Iterator[str]:
+    """A fresh, empty schema name (contains ``test``), dropped afterwards."""
+    schema = services.new_schema_name()
+    yield schema
+    services.drop_schema(pg_url, schema)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[services.S3Server]:
+    server = services.start_s3_server()
+    old = {k: os.environ.get(k) for k in server.env}
+    os.environ.update(server.env)
+    yield server
+    server.stop()
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3_base(s3_server: services.S3Server) -> str:
+    """An ``s3://`` archive base URI in a fresh bucket."""
+    return f"s3://{s3_server.create_bucket()}/opsim/vseq/"
+
+
+@pytest.fixture
+def file_base(tmp_path: Path) -> str:
+    """A ``file://`` archive base URI in a temporary directory."""
+    base = tmp_path / "archive"
+    base.mkdir()
+    return base.as_uri() + "/"
+
+
+@pytest.fixture(params=["file", "s3"])
+def store_base(request: pytest.FixtureRequest) -> str:
+    """Each store kind in turn: ``file://`` and ``s3://``."""
+    return request.getfixturevalue(f"{request.param}_base")

