@@ -1,0 +1,694 @@
+"""The Python API of the archive: a metadata database and a data store used as one.
+
+``VisitSequenceArchive`` is what the CLI, the Dagster resources and the readers call. Its one rule
+is that the store and the database never disagree in a way a reader can see: a sequence is
+recorded by writing and verifying its files first, then inserting every row (sequence, tags,
+comments, files, checksums, nightly statistics) in one transaction. When any step fails, the
+files this call wrote are removed again; if even that is impossible (the process is killed), they
+are files no row refers to, which ``verify`` reports as orphans. A metadata row never points at a
+missing or unverified file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid as uuidlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import TELESCOPES, ArchiveSettings
+from .dayobs import dayobs_of, parse_dayobs
+from .errors import InvalidInputError, NotFoundError, VseqError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .metadata.database import MetadataDatabase
+    from .store import ArchiveStore, StoredFile
+
+log = logging.getLogger(__name__)
+
+SEQUENCE_TABLES = ("simulations", "completed", "mixedvisitseq")
+VISITS_FILE_TYPE = "visits"
+OPSIM_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
+MAX_LABEL_LENGTH = 1024
+MAX_TAG_LENGTH = 256
+MAX_COMMENT_LENGTH = 65536
+
+
+@dataclass(frozen=True)
+class ArchivedSequence:
+    """What ``record_sequence`` stored: identity, where the visits are, and what else it wrote."""
+
+    uuid: uuidlib.UUID
+    table: str
+    telescope: str
+    label: str
+    creation_time: dt.datetime
+    first_day_obs: dt.date | None
+    last_day_obs: dt.date | None
+    visitseq_sha256: bytes
+    visitseq_url: str | None
+    n_visits: int
+    files: dict[str, str] = field(default_factory=dict)
+    created: bool = True
+
+    @property
+    def creation_day_obs(self) -> dt.date:
+        return dayobs_of(self.creation_time)
+
+
+@dataclass(frozen=True)
+class FileReference:
+    """A file a metadata row points at: the visits (``visitseq_url``) or a ``files`` row."""
+
+    uuid: uuidlib.UUID
+    file_type: str
+    url: str
+    sha256: bytes | None
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found: every problem of the store against the metadata."""
+
+    store: str
+    checked: int = 0
+    external: list[FileReference] = field(default_factory=list)
+    unchecked: list[FileReference] = field(default_factory=list)
+    missing: list[FileReference] = field(default_factory=list)
+    corrupt: list[tuple[FileReference, str]] = field(default_factory=list)
+    unreadable: list[tuple[FileReference, str]] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    young_orphans: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    not_removed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every referenced file is present and matches, and no orphan is left."""
+        leftover = [u for u in self.orphans if u not in self.removed]
+        return not (self.missing or self.corrupt or self.unreadable or leftover or self.not_removed)
+
+    def lines(self, verbose: bool = True) -> list[str]:
+        out = []
+        for ref in self.missing:
+            out.append(f"MISSING  {ref.url} ({ref.file_type} of {ref.uuid}): the row refers to no file")
+        for ref, why in self.corrupt:
+            out.append(f"CORRUPT  {ref.url} ({ref.file_type} of {ref.uuid}): {why}")
+        for ref, why in self.unreadable:
+            out.append(f"UNREADABLE  {ref.url} ({ref.file_type} of {ref.uuid}): {why}")
+        for url in self.orphans:
+            state = "removed" if url in self.removed else "no row refers to it (verify --repair removes it)"
+            out.append(f"ORPHAN   {url}: {state}")
+        for url, why in self.not_removed:
+            out.append(f"ORPHAN   {url}: could not remove: {why}")
+        if verbose:
+            for url in self.young_orphans:
+                out.append(f"RECENT   {url}: no row refers to it yet (too recent to call an orphan)")
+            for ref in self.unchecked:
+                out.append(f"NOSUM    {ref.url} ({ref.file_type} of {ref.uuid}): no checksum recorded")
+            for ref in self.external:
+                out.append(f"OUTSIDE  {ref.url} ({ref.file_type} of {ref.uuid}): not in this store")
+            out.append(
+                f"{self.checked} files checked in {self.store}: {len(self.missing)} missing, "
+                f"{len(self.corrupt)} corrupt, {len(self.unreadable)} unreadable, {len(self.orphans)} orphans"
+                f"{f' ({len(self.removed)} removed)' if self.removed else ''}, "
+                f"{len(self.unchecked)} without checksum, {len(self.external)} outside the store"
+            )
+        return out
+
+
+def _check_text(kind: str, value: object, max_length: int) -> str:
+    """Free text goes into bound parameters, so only its shape needs checking."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{kind} must be text, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError(f"{kind} must not be empty")
+    if len(value) > max_length:
+        raise InvalidInputError(f"{kind} is {len(value)} characters long; the limit is {max_length}")
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value) or "\x7f" in value:
+        raise InvalidInputError(f"{kind} contains control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{kind} is not valid UTF-8 text") from None
+    return value
+
+
+def check_tag(tag: object) -> str:
+    text = _check_text("tag", tag, MAX_TAG_LENGTH)
+    if text != text.strip() or any(ch.isspace() for ch in text):
+        raise InvalidInputError(f"tag {text!r} contains white space")
+    return text
+
+
+def check_telescope(telescope: object) -> str:
+    if telescope not in TELESCOPES:
+        raise InvalidInputError(f"unknown telescope {telescope!r}: expected one of {', '.join(TELESCOPES)}")
+    return str(telescope)
+
+
+def check_table(table: object) -> str:
+    if table not in SEQUENCE_TABLES:
+        raise InvalidInputError(f"unknown sequence table {table!r}: expected one of {', '.join(SEQUENCE_TABLES)}")
+    return str(table)
+
+
+def as_uuid(value: object) -> uuidlib.UUID:
+    if isinstance(value, uuidlib.UUID):
+        return value
+    try:
+        return uuidlib.UUID(str(value).strip())
+    except ValueError:
+        raise InvalidInputError(f"invalid UUID {value!r}") from None
+
+
+class VisitSequenceArchive:
+    """Store + metadata database: record, annotate, find and read visit sequences."""
+
+    def __init__(self, metadata: MetadataDatabase, store: ArchiveStore, settings: ArchiveSettings | None = None):
+        self.metadata = metadata
+        self.store = store
+        self.settings = settings
+
+    @classmethod
+    def open(cls, settings: ArchiveSettings | None = None, *, migrate: bool | None = None) -> VisitSequenceArchive:
+        """Open the archive the settings describe (the environment's, by default).
+
+        The embedded database is migrated on first use so that zero-configuration use just
+        works; a configured database is migrated only when asked (``vseqarchive migrate``).
+        """
+        from .embedded import embedded_database_url
+        from .metadata.database import MetadataDatabase
+        from .store import ArchiveStore
+
+        settings = settings or ArchiveSettings.from_env()
+        url = settings.database_url or embedded_database_url(settings.state_dir)
+        create = migrate if migrate is not None else settings.uses_embedded_database
+        metadata = MetadataDatabase.from_url(url, settings.schema, create=create)
+        return cls(metadata, ArchiveStore(settings.store_uri), settings)
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def record_sequence(
+        self,
+        table: str,
+        visits: pd.DataFrame | None,
+        *,
+        label: str,
+        telescope: str,
+        first_day_obs: str | int | dt.date | None = None,
+        last_day_obs: str | int | dt.date | None = None,
+        creation_time: dt.datetime | None = None,
+        extra_tables: Mapping[str, pd.DataFrame] | None = None,
+        files: Mapping[str, Path | bytes | tuple[str, Path | bytes]] | None = None,
+        tags: Iterable[str] = (),
+        comments: Iterable[str | tuple[str | None, str]] = (),
+        nightly_stats: bool | pd.DataFrame = True,
+        store_visits: bool = True,
+        visitseq_url: str | None = None,
+        **columns: Any,
+    ) -> ArchivedSequence:
+        """Record one visit sequence with its files and annotations, atomically.
+
+        ``files`` maps a file name (``rewards.h5``, ``scheduler.py``...) to a local path or bytes;
+        its file type is the name without extension, unless the value is a ``(file_type, source)``
+        pair. ``columns`` are the kind-specific columns
+        of ``table`` (``scheduler_version``, ``query``, ``early_parent_uuid``...). With
+        ``store_visits=False`` only the metadata is recorded (``visitseq_url`` may then point at
+        visits stored elsewhere, or be None).
+        """
+        from .visits import compute_nightly_stats, validate_observations, visits_content_hash
+
+        table = check_table(table)
+        telescope = check_telescope(telescope)
+        label = _check_text("label", label, MAX_LABEL_LENGTH)
+        tag_list = sorted({check_tag(t) for t in tags})
+        comment_list = [self._comment_parts(c) for c in comments]
+        file_items = self._check_files(files or {})
+        creation_time = self._check_creation_time(creation_time)
+        if visits is None:
+            if store_visits:
+                raise InvalidInputError("no visits given: pass store_visits=False to record metadata only")
+            import pandas as pd
+
+            visits = pd.DataFrame({"observationStartMJD": pd.Series([], dtype="float64")})
+        validate_observations(visits)
+        first, last = self._day_obs_range(visits, first_day_obs, last_day_obs)
+        sha256 = visits_content_hash(visits)
+        seq_uuid = uuidlib.uuid4()
+        creation_day_obs = dayobs_of(creation_time)
+
+        stats_frame = None
+        if isinstance(nightly_stats, bool):
+            if nightly_stats and len(visits):
+                stats_frame = compute_nightly_stats(visits)
+        else:
+            stats_frame = nightly_stats
+
+        written: list[StoredFile] = []
+        with self._rollback_files_on_error(written):
+            if store_visits:
+                stored = self.store.put_visits(
+                    telescope, creation_day_obs, seq_uuid, visits, extra_tables=dict(extra_tables or {})
+                )
+                written.append(stored)
+                visitseq_url = stored.url
+            side_files: dict[str, StoredFile] = {}
+            for name, (file_type, source) in file_items.items():
+                stored = self.store.put_file(telescope, creation_day_obs, seq_uuid, source, name)
+                written.append(stored)
+                side_files[file_type] = stored
+            row = dict(
+                columns,
+                visitseq_uuid=seq_uuid,
+                visitseq_sha256=sha256,
+                visitseq_label=label,
+                visitseq_url=visitseq_url,
+                telescope=telescope,
+                first_day_obs=first,
+                last_day_obs=last,
+                creation_time=creation_time,
+            )
+            with self.metadata.transaction() as conn:
+                self.metadata.insert_visitseq(table, row, conn=conn)
+                if tag_list:
+                    self.metadata.tag(seq_uuid, *tag_list, conn=conn)
+                for author, text in comment_list:
+                    self.metadata.comment(seq_uuid, text, author=author, conn=conn)
+                for file_type, stored in side_files.items():
+                    self.metadata.register_file(seq_uuid, file_type, stored.sha256, stored.url, conn=conn)
+                for stored in written:
+                    self._record_checksum(seq_uuid, stored, conn)
+                if stats_frame is not None and len(stats_frame):
+                    self.metadata.insert_nightly_stats(seq_uuid, stats_frame, conn=conn)
+        log.info("recorded %s %s (%d visits) at %s", table, seq_uuid, len(visits), visitseq_url)
+        return ArchivedSequence(
+            uuid=seq_uuid,
+            table=table,
+            telescope=telescope,
+            label=label,
+            creation_time=creation_time,
+            first_day_obs=first,
+            last_day_obs=last,
+            visitseq_sha256=sha256,
+            visitseq_url=visitseq_url,
+            n_visits=len(visits),
+            files={t: s.url for t, s in side_files.items()},
+        )
+
+    def archive_file(
+        self,
+        visitseq_uuid: object,
+        source: Path | bytes,
+        file_type: str,
+        *,
+        name: str | None = None,
+        update: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> str:
+        """Store a file of an existing sequence and register it; returns its URL.
+
+        ``file_type`` ``visits`` replaces nothing: it stores ``visits.h5`` (converting an opsim
+        sqlite file) and sets ``visitseq_url`` when the sequence has none, or when ``update``.
+        ``progress(done, total)`` is called as the upload advances.
+        """
+        from .visits import opsim_to_h5
+
+        seq_uuid = as_uuid(visitseq_uuid)
+        meta = self.metadata.get_metadata(seq_uuid)
+        telescope = meta["telescope"]
+        creation_day_obs = dayobs_of(meta["creation_time"])
+        if file_type == VISITS_FILE_TYPE:
+            if meta.get("visitseq_url") and not update:
+                raise InvalidInputError(f"sequence {seq_uuid} already has visits at {meta['visitseq_url']}")
+            with self._as_visits_h5(source, OPSIM_SUFFIXES, opsim_to_h5) as h5_path:
+                written: list[StoredFile] = []
+                with self._rollback_files_on_error(written):
+                    stored = self.store.put_file(
+                        telescope, creation_day_obs, seq_uuid, h5_path, "visits.h5", overwrite=update,
+                        progress=progress,
+                    )
+                    written.append(stored)
+                    with self.metadata.transaction() as conn:
+                        self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
+                        self._record_checksum(seq_uuid, stored, conn)
+            return stored.url
+        file_type = _check_text("file type", file_type, MAX_TAG_LENGTH)
+        if name is None:
+            if isinstance(source, bytes):
+                raise InvalidInputError("a file given as bytes needs a name")
+            name = Path(source).name
+        existing = self.metadata.get_files(seq_uuid)
+        if file_type in existing and not update:
+            raise InvalidInputError(f"sequence {seq_uuid} already has a {file_type!r} file: use update")
+        written = []
+        with self._rollback_files_on_error(written):
+            stored = self.store.put_file(
+                telescope, creation_day_obs, seq_uuid, source, name, overwrite=update, progress=progress
+            )
+            if stored.url != existing.get(file_type):
+                written.append(stored)
+            with self.metadata.transaction() as conn:
+                self.metadata.register_file(
+                    seq_uuid, file_type, stored.sha256, stored.url, update=update, conn=conn
+                )
+                self._record_checksum(seq_uuid, stored, conn)
+        return stored.url
+
+    def record_package_environment(self, packages: list[dict] | None = None) -> bytes:
+        """Record a package environment (``conda list --json`` shape); returns its hash."""
+        from .environment import package_environment
+
+        return self.metadata.record_conda_env(packages if packages is not None else package_environment())
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get_metadata(self, visitseq_uuid: object, table: str | None = None) -> dict[str, Any]:
+        return self.metadata.get_metadata(as_uuid(visitseq_uuid), table)
+
+    def find_sequences(
+        self,
+        table: str,
+        *,
+        telescope: str,
+        first_day_obs: str | int | dt.date | None = None,
+        last_day_obs: str | int | dt.date | None = None,
+        visitseq_sha256: bytes | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Sequences of one kind (``table``) for a telescope, newest first.
+
+        Filters on exactly the given ``first_day_obs``/``last_day_obs`` (the nights a sequence
+        covers) and content hash. Used to re-materialize idempotently: a completed night whose
+        newest sequence has the same content hash needs no new sequence.
+        """
+        import sqlalchemy as sa
+
+        from .metadata import schema
+
+        kind = getattr(schema, check_table(table))
+        query = sa.select(kind).where(kind.c.telescope == check_telescope(telescope))
+        if first_day_obs is not None:
+            query = query.where(kind.c.first_day_obs == parse_dayobs(first_day_obs))
+        if last_day_obs is not None:
+            query = query.where(kind.c.last_day_obs == parse_dayobs(last_day_obs))
+        if visitseq_sha256 is not None:
+            query = query.where(kind.c.visitseq_sha256 == bytes(visitseq_sha256))
+        query = query.order_by(kind.c.creation_time.desc(), kind.c.visitseq_uuid)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.metadata.transaction() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {k: (bytes(v) if isinstance(v, memoryview) else v) for k, v in row.items()} for row in rows
+        ]
+
+    def get_visits(
+        self, visitseq_uuid: object, nights: Iterable[str | int | dt.date] | None = None
+    ) -> pd.DataFrame:
+        """The visits of a sequence, optionally only those of some nights (dayobs)."""
+        from .visits import read_visits_h5
+
+        url = self.metadata.get_visitseq_url(as_uuid(visitseq_uuid))
+        if not url:
+            raise NotFoundError(f"sequence {visitseq_uuid} has no stored visits")
+        wanted = None if nights is None else [parse_dayobs(n) for n in nights]
+        return read_visits_h5(url, nights=wanted)
+
+    def get_file(
+        self,
+        visitseq_uuid: object,
+        file_type: str,
+        destination: Path,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Copy a stored file to ``destination``, checking its checksum; ``visits`` to an
+        sqlite name (``.db``...) is converted back to an opsim database.
+
+        ``destination`` appears only complete and verified: the bytes go to a temporary file
+        first. ``progress(done, total)`` is called as the download advances."""
+        from .visits import h5_to_opsim
+
+        seq_uuid = as_uuid(visitseq_uuid)
+        destination = Path(destination)
+        if file_type == VISITS_FILE_TYPE:
+            url = self.metadata.get_visitseq_url(seq_uuid)
+            if not url:
+                raise NotFoundError(f"sequence {seq_uuid} has no stored visits")
+            expected = self._get_checksum(url)
+        else:
+            url, expected = self.metadata.get_file(seq_uuid, file_type)
+        if destination.suffix.lower() in OPSIM_SUFFIXES and file_type == VISITS_FILE_TYPE:
+            import os
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="vseq-") as tmp:
+                local = Path(tmp) / "visits.h5"
+                self.store.get_file(url, local, progress=progress, expected_sha256=expected)
+                converted = destination.with_name(
+                    f".{destination.stem}.{uuidlib.uuid4().hex[:8]}.partial{destination.suffix}"
+                )
+                try:
+                    h5_to_opsim(local, converted)
+                    os.replace(converted, destination)
+                finally:
+                    converted.unlink(missing_ok=True)
+            return destination
+        self.store.get_file(url, destination, progress=progress, expected_sha256=expected)
+        return destination
+
+    # -- annotations (thin, so that callers need only the archive) -----------------------------
+
+    def tag(self, visitseq_uuid: object, *tags: str) -> None:
+        self.metadata.tag(as_uuid(visitseq_uuid), *(check_tag(t) for t in tags))
+
+    def untag(self, visitseq_uuid: object, tag: str) -> None:
+        self.metadata.untag(as_uuid(visitseq_uuid), tag)
+
+    def is_tagged(self, visitseq_uuid: object, tag: str) -> bool:
+        return self.metadata.is_tagged(as_uuid(visitseq_uuid), tag)
+
+    def comment(self, visitseq_uuid: object, text: str, author: str | None = None) -> None:
+        author, text = self._comment_parts((author, text))
+        self.metadata.comment(as_uuid(visitseq_uuid), text, author=author)
+
+    def add_nightly_stats(
+        self, visitseq_uuid: object, visits: pd.DataFrame, columns: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """Compute nightly statistics of ``visits`` and store them for the sequence."""
+        from .visits import DEFAULT_STATS_COLUMNS, compute_nightly_stats
+
+        seq_uuid = as_uuid(visitseq_uuid)
+        self.metadata.get_metadata(seq_uuid)
+        stats = compute_nightly_stats(visits, columns=tuple(columns or DEFAULT_STATS_COLUMNS))
+        self.metadata.insert_nightly_stats(seq_uuid, stats)
+        return stats
+
+    # -- consistency ---------------------------------------------------------------------------
+
+    def file_references(self) -> list[FileReference]:
+        """Every file the metadata points at, with its recorded SHA-256 when there is one."""
+        if hasattr(self.metadata, "file_references"):
+            return [FileReference(*ref) for ref in self.metadata.file_references()]
+        # Until the metadata layer lists references itself: the visits URL of every sequence
+        # (checksum from record_checksum, when recorded) and every row of ``files``.
+        refs: list[FileReference] = []
+        for key, url in self.metadata._rows(
+            "SELECT visitseq_uuid, visitseq_url FROM visitseq WHERE visitseq_url IS NOT NULL"
+        ):
+            checksum = self._get_checksum(url)
+            refs.append(FileReference(as_uuid(key), VISITS_FILE_TYPE, url, checksum))
+        for key, file_type, url, sha in self.metadata._rows(
+            "SELECT visitseq_uuid, file_type, file_url, file_sha256 FROM files WHERE file_url IS NOT NULL"
+        ):
+            refs.append(FileReference(as_uuid(key), file_type, url, bytes(sha) if sha is not None else None))
+        return refs
+
+    def verify(
+        self,
+        *,
+        repair: bool = False,
+        grace: dt.timedelta = dt.timedelta(hours=6),
+        progress: Callable[[int, int], None] | None = None,
+        now: dt.datetime | None = None,
+    ) -> VerifyReport:
+        """Check the store against the metadata.
+
+        Every referenced file inside this store is read and hashed against its recorded
+        checksum; rows pointing at missing files are reported; store files no row refers to are
+        orphans (left by interrupted writes). ``repair`` removes orphans older than ``grace``
+        (younger ones may belong to a write that is about to register them) and nothing else:
+        a referenced file is never touched, whatever its state.
+        """
+        base = str(self.store.base)
+        report = VerifyReport(store=base)
+        refs = self.file_references()
+        referenced = {ref.url for ref in refs}
+        inside = [ref for ref in refs if ref.url.startswith(base)]
+        report.external = [ref for ref in refs if not ref.url.startswith(base)]
+        for done, ref in enumerate(inside, start=1):
+            try:
+                if not self.store.exists(ref.url):
+                    report.missing.append(ref)
+                    continue
+                if ref.sha256 is None:
+                    report.unchecked.append(ref)
+                    continue
+                actual = self.store.sha256_of(ref.url)
+                report.checked += 1
+                if actual != ref.sha256:
+                    report.corrupt.append((ref, f"SHA-256 {actual.hex()}, recorded {ref.sha256.hex()}"))
+            except NotFoundError:
+                report.missing.append(ref)
+            except VseqError as err:
+                report.unreadable.append((ref, str(err)))
+            finally:
+                if progress is not None:
+                    progress(done, len(inside))
+        cutoff = (now or dt.datetime.now(dt.UTC)) - grace
+        for entry in self.store.walk_files():
+            if entry.url in referenced:
+                continue
+            modified = self._modified(entry.url)
+            if modified is not None and modified > cutoff:
+                report.young_orphans.append(entry.url)
+                continue
+            report.orphans.append(entry.url)
+            if repair:
+                try:
+                    self.store.delete(entry.url)
+                    report.removed.append(entry.url)
+                except VseqError as err:
+                    report.not_removed.append((entry.url, str(err)))
+        return report
+
+    def _modified(self, url: str) -> dt.datetime | None:
+        """When a stored object was last written (None when the store cannot say)."""
+        from lsst.resources import ResourcePath
+
+        resource = ResourcePath(url)
+        try:
+            if resource.scheme == "file":
+                import os
+
+                return dt.datetime.fromtimestamp(os.stat(resource.ospath).st_mtime, dt.UTC)
+            if resource.scheme == "s3":
+                bucket = resource.netloc.rpartition("@")[2]
+                head = resource.client.head_object(Bucket=bucket, Key=resource.relativeToPathRoot)
+                return head["LastModified"].astimezone(dt.UTC)
+        except Exception:  # noqa: BLE001 - unknown age: treat as old enough, as before this check
+            log.debug("cannot tell when %s was written", url)
+        return None
+
+
+    # -- internals -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _rollback_files_on_error(self, written: list[StoredFile]) -> Iterator[None]:
+        """Remove the files this call wrote when what follows fails, then re-raise."""
+        try:
+            yield
+        except BaseException:
+            for stored in reversed(written):
+                try:
+                    self.store.delete(stored.url)
+                except Exception:  # noqa: BLE001 - report and keep cleaning; the original error wins
+                    log.error("could not remove %s after a failed write: verify will list it as an orphan", stored.url)
+            raise
+
+    @contextmanager
+    def _as_visits_h5(self, source: Path | bytes, opsim_suffixes: tuple[str, ...], convert: Any) -> Iterator[Path]:
+        import tempfile
+
+        if isinstance(source, bytes):
+            raise InvalidInputError("visits must be given as a file (visits.h5 or an opsim sqlite file)")
+        source = Path(source)
+        if not source.is_file():
+            raise NotFoundError(f"no such file: {source}")
+        if source.suffix.lower() not in opsim_suffixes:
+            yield source
+            return
+        with tempfile.TemporaryDirectory(prefix="vseq-") as tmp:
+            h5_path = Path(tmp) / "visits.h5"
+            convert(source, h5_path)
+            yield h5_path
+
+    def _record_checksum(self, seq_uuid: uuidlib.UUID, stored: StoredFile, conn: Any) -> None:
+        """Record the SHA-256 of a stored file (the visits.h5 file has no ``files`` row), when the
+        metadata layer keeps such records; otherwise the file is checked against nothing."""
+        record = getattr(self.metadata, "record_checksum", None)
+        if record is not None:
+            record(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
+
+    def _get_checksum(self, url: str) -> bytes | None:
+        lookup = getattr(self.metadata, "get_checksum", None)
+        return lookup(url) if lookup is not None else None
+
+    def _check_sha256(self, url: str, local: Path, expected: bytes | None) -> None:
+        from .errors import IntegrityError
+        from .store import sha256_of_path
+
+        if expected is None:
+            return
+        actual = sha256_of_path(local)
+        if actual != expected:
+            raise IntegrityError(
+                f"{url} does not match its recorded checksum (expected {expected.hex()}, got {actual.hex()})"
+            )
+
+    @staticmethod
+    def _comment_parts(comment: str | tuple[str | None, str]) -> tuple[str | None, str]:
+        author, text = (None, comment) if isinstance(comment, str) else comment
+        if author is not None:
+            author = _check_text("author", author, MAX_TAG_LENGTH)
+        return author, _check_text("comment", text, MAX_COMMENT_LENGTH)
+
+    @staticmethod
+    def _check_files(
+        files: Mapping[str, Path | bytes | tuple[str, Path | bytes]],
+    ) -> dict[str, tuple[str, Path | bytes]]:
+        checked: dict[str, tuple[str, Path | bytes]] = {}
+        for name, value in files.items():
+            if isinstance(value, tuple):
+                file_type, source = value
+                file_type = _check_text("file type", file_type, MAX_TAG_LENGTH)
+            else:
+                file_type, source = (Path(name).stem if "." in name else name), value
+            if file_type == VISITS_FILE_TYPE:
+                raise InvalidInputError("visits are passed as the visits table, not as a side file")
+            if not isinstance(source, bytes) and not Path(source).is_file():
+                raise NotFoundError(f"no such file: {source}")
+            checked[name] = (file_type, source)
+        return checked
+
+    @staticmethod
+    def _check_creation_time(creation_time: dt.datetime | None) -> dt.datetime:
+        if creation_time is None:
+            return dt.datetime.now(dt.UTC)
+        if creation_time.tzinfo is None or creation_time.utcoffset() is None:
+            raise InvalidInputError("creation_time must be time-zone aware")
+        return creation_time.astimezone(dt.UTC)
+
+    @staticmethod
+    def _day_obs_range(
+        visits: pd.DataFrame,
+        first: str | int | dt.date | None,
+        last: str | int | dt.date | None,
+    ) -> tuple[dt.date | None, dt.date | None]:
+        from .visits import MJD_COLUMN, dayobs_ordinals
+
+        if (first is None or last is None) and len(visits):
+            nights = dayobs_ordinals(visits[MJD_COLUMN])
+            first = first if first is not None else dt.date.fromordinal(int(nights.min()))
+            last = last if last is not None else dt.date.fromordinal(int(nights.max()))
+        first_d = None if first is None else parse_dayobs(first)
+        last_d = None if last is None else parse_dayobs(last)
+        if first_d and last_d and first_d > last_d:
+            raise InvalidInputError(f"first_day_obs {first_d} is after last_day_obs {last_d}")
+        return first_d, last_d
