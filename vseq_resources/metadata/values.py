@@ -1,0 +1,162 @@
+"""Turning the values callers give into the values the columns hold, and back.
+
+Callers hand over what they have (a UUID string, a hex digest, ``20251208``, a JSON string); the
+database layer stores one canonical form and returns plain Python values (``uuid.UUID``,
+``datetime.date``, aware ``datetime``, ``bytes``). Anything that cannot be read raises
+:class:`InvalidInputError` naming the field, before any SQL runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Column
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
+from sqlalchemy.types import BOOLEAN, DATE, INTEGER, TEXT, TIMESTAMP, Float
+
+from ..dayobs import DayobsError, parse_dayobs
+from ..errors import InvalidInputError
+
+SHA256_LENGTH = 32
+
+
+def as_uuid(value: uuid.UUID | str, field: str = "visitseq_uuid") -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInputError(f"{field}: {value!r} is not a UUID") from None
+
+
+def as_sha256(value: bytes | bytearray | memoryview | str, field: str = "sha256") -> bytes:
+    """A SHA-256 digest from its 32 bytes or its 64 hex digits (how the CLI passes it)."""
+    if isinstance(value, str):
+        try:
+            value = bytes.fromhex(value)
+        except ValueError:
+            raise InvalidInputError(f"{field}: {value!r} is not a hexadecimal digest") from None
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise InvalidInputError(f"{field}: expected bytes or hex, not {type(value).__name__}")
+    digest = bytes(value)
+    if len(digest) != SHA256_LENGTH:
+        raise InvalidInputError(f"{field}: a SHA-256 digest has 32 bytes, not {len(digest)}")
+    return digest
+
+
+def as_day(value: str | int | dt.date, field: str = "day_obs") -> dt.date:
+    try:
+        return parse_dayobs(value)
+    except DayobsError as err:
+        raise InvalidInputError(f"{field}: {err}") from None
+
+
+def as_time(value: dt.datetime | str | pd.Timestamp, field: str = "creation_time") -> dt.datetime:
+    """An aware instant; naive times are refused because the database would read them in its zone."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInputError(f"{field}: {value!r} is not an ISO time") from None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, dt.datetime):
+        raise InvalidInputError(f"{field}: expected a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(f"{field}: {value!r} has no time zone")
+    return value
+
+
+def as_json(value: Any, field: str) -> Any:
+    """A JSON value; a string is read as JSON text (so the CLI can pass ``'{"a": 1}'``)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as err:
+            raise InvalidInputError(f"{field}: not valid JSON ({err})") from None
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"{field}: not JSON-serialisable ({err})") from None
+    return value
+
+
+def as_text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field}: expected a string, not {type(value).__name__}")
+    return value
+
+
+def as_number(value: Any, field: str, integer: bool = False) -> int | float | None:
+    """A number for a statistics column; NaN becomes NULL (JSON, and so the views, have no NaN)."""
+    if value is None or (isinstance(value, Real) and math.isnan(value)):
+        return None
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InvalidInputError(f"{field}: expected a number, not {value!r}")
+    if integer:
+        if not isinstance(value, Integral) and not float(value).is_integer():
+            raise InvalidInputError(f"{field}: expected an integer, not {value!r}")
+        return int(value)
+    return float(value)
+
+
+def as_bool(value: Any, field: str) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise InvalidInputError(f"{field}: expected true or false, not {value!r}")
+
+
+def for_column(column: Column, value: Any) -> Any:
+    """``value`` converted for ``column`` according to the column's type (None stays NULL)."""
+    if value is None:
+        if not column.nullable:
+            raise InvalidInputError(f"{column.name} cannot be empty")
+        return None
+    kind = column.type
+    if isinstance(kind, UUID):
+        return as_uuid(value, column.name)
+    if isinstance(kind, BYTEA):
+        return as_sha256(value, column.name)
+    if isinstance(kind, DATE):
+        return as_day(value, column.name)
+    if isinstance(kind, TIMESTAMP):
+        return as_time(value, column.name)
+    if isinstance(kind, JSONB):
+        return as_json(value, column.name)
+    if isinstance(kind, BOOLEAN):
+        return as_bool(value, column.name)
+    if isinstance(kind, INTEGER):
+        return as_number(value, column.name, integer=True)
+    if isinstance(kind, Float):
+        return as_number(value, column.name)
+    if isinstance(kind, TEXT):
+        return as_text(value, column.name)
+    raise TypeError(f"no conversion for column {column.name} of type {kind}")  # a schema.py bug
+
+
+def plain(value: Any) -> Any:
+    """A value from psycopg2 as the plain Python value callers get (BYTEA arrives as memoryview)."""
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """A DataFrame of result rows, with the columns even when there are no rows."""
+    return pd.DataFrame([[plain(v) for v in row] for row in rows], columns=list(columns))
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte serialisation of a JSON value that its hash is taken of (sorted keys, no spaces)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,99 @@
+"""vseq's default scheduler configuration: an LSST-like survey that runs without downloaded data.
+
+Production simulates the observatory's own configuration script (``ts_config_scheduler``), which
+needs data files that cannot be fetched here (dust maps, the Euclid footprint, DDF grids,
+pre-computed sky maps). This configuration is the offline default and a template for user
+scripts: like production scripts it defines ``get_scheduler()`` returning ``(nside, scheduler)``.
+
+The survey, built from rubin_scheduler's own example surveys:
+
+- footprint: the LSST wide-fast-deep area (-62 < dec < +3 deg, away from the Galactic plane,
+  |b| > 15 deg, standing in for the dust-map cut), the Galactic plane and bulge at lower
+  weight, the north ecliptic spur (griz, within 10 deg of the ecliptic up to +30 deg) and the
+  south celestial pole, with the baseline's relative visit numbers per band
+  (u 0.31, g 0.44, r 1, i 1, z 0.9, y 0.9 in the WFD);
+- first tier: blob surveys taking pairs ~33 minutes apart in two different bands
+  (ug, gr, ri, iz, zy), scored on depth (``M5DiffBasisFunction``, whose dark-sky maps vseq
+  prepares), footprint progress, slew time and staying in the current band, masked around the
+  moon, planets and telescope limits, and only started when the pair can finish before twilight;
+  filter changes are priced by the blobs' ``band_change_approx`` and the mounted bands follow the
+  moon (``SimpleBandSched`` in ``sim_runner``: u out near full moon, y out near new moon);
+- second tier: greedy single visits in riz y for twilight and gaps.
+"""
+
+from __future__ import annotations
+
+import healpy as hp
+import numpy as np
+from rubin_scheduler.scheduler.example import simple_greedy_survey, simple_pairs_survey
+from rubin_scheduler.scheduler.schedulers import CoreScheduler
+from rubin_scheduler.scheduler.utils import Footprint
+from rubin_scheduler.scheduler.utils.sky_area import generate_all_sky
+from rubin_scheduler.site_models import Almanac
+from rubin_scheduler.utils import DEFAULT_NSIDE, SURVEY_START_MJD
+
+BANDS = "ugrizy"
+WFD_RATIOS = {"u": 0.31, "g": 0.44, "r": 1.0, "i": 1.0, "z": 0.9, "y": 0.9}
+PLANE_SCALE = 0.35
+NES_RATIOS = {"u": 0.0, "g": 0.23, "r": 0.33, "i": 0.33, "z": 0.23, "y": 0.0}
+SCP_SCALE = 0.1
+PAIR_BANDS = (("u", "g"), ("g", "r"), ("r", "i"), ("i", "z"), ("z", "y"))
+GREEDY_BANDS = ("r", "i", "z", "y")
+PAIR_MINUTES = 33.0
+SCIENCE_PROGRAM = "vseq_default"
+
+
+def footprint_maps(nside: int = DEFAULT_NSIDE) -> np.ndarray:
+    """Target visit ratios per band (a healpix map per band) over the LSST footprint."""
+    sky = generate_all_sky(nside=nside, elevation_limit=20, mask=hp.UNSEEN)
+    reachable = sky["map"] != hp.UNSEEN
+    dec, gal_lat, ecl_lat = sky["dec"], np.abs(sky["gal_lat"]), sky["eclip_lat"]
+    wfd = reachable & (dec > -62) & (dec < 3) & (gal_lat > 15)
+    plane = reachable & (dec < 3) & (gal_lat <= 15)
+    nes = reachable & (dec >= 3) & (dec < 30) & (np.abs(ecl_lat) < 10) & ~plane
+    scp = reachable & (dec <= -62) & ~plane
+    maps = np.zeros(dec.size, dtype=[(b, float) for b in BANDS])
+    for band in BANDS:
+        maps[band][wfd] = WFD_RATIOS[band]
+        maps[band][plane] = PLANE_SCALE * WFD_RATIOS[band]
+        maps[band][nes] = NES_RATIOS[band]
+        maps[band][scp] = SCP_SCALE * WFD_RATIOS[band]
+    return maps
+
+
+def get_scheduler(
+    nside: int = DEFAULT_NSIDE, survey_start: float = SURVEY_START_MJD
+) -> tuple[int, CoreScheduler]:
+    """The default survey as ``(nside, scheduler)``, like production configuration scripts."""
+    maps = footprint_maps(nside)
+    sun_ra_start = Almanac(mjd_start=survey_start).get_sun_moon_positions(survey_start)["sun_RA"].copy()
+    footprint = Footprint(mjd_start=survey_start, sun_ra_start=sun_ra_start, nside=nside)
+    for band in BANDS:
+        footprint.set_footprint(band, maps[band])
+
+    pairs = [
+        simple_pairs_survey(
+            nside=nside,
+            bandname=b1,
+            bandname2=b2,
+            footprint=footprint,
+            survey_start=survey_start,
+            pair_time=PAIR_MINUTES,
+            science_program=SCIENCE_PROGRAM,
+            observation_reason=f"pairs_{b1}{b2}",
+            require_time=True,
+        )
+        for b1, b2 in PAIR_BANDS
+    ]
+    greedy = [
+        simple_greedy_survey(
+            nside=nside,
+            bandname=band,
+            survey_start=survey_start,
+            footprints_hp=maps,
+            science_program=SCIENCE_PROGRAM,
+            observation_reason=f"singles_{band}",
+        )
+        for band in GREEDY_BANDS
+    ]
+    return nside, CoreScheduler([pairs, greedy], nside=nside)

@@ -1,0 +1,242 @@
+"""Running one pre-night simulation: configuration + site data + variant in, visits and metadata out.
+
+The run mirrors production's pre-night simulations: the scheduler is built from its
+configuration, completed visits are pre-loaded, a ``ModelObservatory`` with ideal weather (no
+clouds, no downtime; constant seeing) simulates from twilight (-12 degrees, the observatory's
+``starting_time_key``) of the first night to twilight of the last, and ``sim_runner`` writes an
+opsim sqlite file whose tables are all returned. Everything the archive records about the run
+(label, tags, scheduler version, configuration URL and text, ``sim_runner`` arguments, the site
+data used, the nights covered) comes back in :class:`SimulationResult`.
+
+rubin_scheduler reads its data directory from the environment, so a run sets
+``RUBIN_SIM_DATA_DIR`` for its duration: run simulations one at a time per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import rubin_scheduler
+from rubin_scheduler.scheduler import sim_runner
+from rubin_scheduler.scheduler.model_observatory import ModelObservatory
+from rubin_scheduler.scheduler.utils import ObservationArray, SchemaConverter, run_info_table
+from rubin_scheduler.site_models import ConstantSeeingData
+from rubin_scheduler.utils import SURVEY_START_MJD
+
+from ..dayobs import dayobs_mjd_start, dayobs_of_mjd, parse_dayobs
+from ..errors import InvalidInputError
+from .config_loader import SchedulerConfig, load_scheduler_config
+from .preload import preload_visits
+from .site_data import SiteData, prepare_site_data
+from .sky import ApproximateSkyModel
+from .variants import NOMINAL, SimulationVariant
+
+RUBIN_SCHEDULER_TELESCOPES = {"simonyi": "rubin", "auxtel": "auxtel"}
+REWARD_TABLES = ("rewards", "obs_rewards")
+
+
+@dataclass
+class SimulationResult:
+    """A finished simulation and everything the archive records about it.
+
+    ``tables`` holds every table of the opsim output (``observations``, ``info``, ...) except
+    the reward tables, which are in ``rewards`` (keys ``reward_df`` and ``obs_rewards``, as in
+    the archive's ``rewards.h5``) when rewards were recorded.
+    """
+
+    observations: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    rewards: dict[str, pd.DataFrame] | None
+    label: str
+    tags: tuple[str, ...]
+    variant: SimulationVariant
+    telescope: str
+    scheduler_version: str
+    config_url: str
+    scheduler_config: str
+    sim_runner_kwargs: dict[str, Any]
+    site_data: dict[str, Any]
+    first_day_obs: dt.date
+    last_day_obs: dt.date
+    sim_start_mjd: float
+    sim_end_mjd: float
+    n_preloaded: int
+    preloaded_last_day_obs: dt.date | None
+
+
+def run_simulation(
+    scheduler_source: str | Path,
+    *,
+    day_obs: str | int | dt.date,
+    nights: int = 1,
+    telescope: str = "simonyi",
+    variant: SimulationVariant = NOMINAL,
+    preloaded_visits: pd.DataFrame | None = None,
+    site_data_dir: Path | str | None = None,
+    record_rewards: bool = False,
+    duration_hours: float | None = None,
+) -> SimulationResult:
+    """Simulate ``nights`` nights starting with ``day_obs``.
+
+    ``scheduler_source`` is a configuration script (path or URL) or ``module:function`` (see
+    :mod:`.config_loader`). ``preloaded_visits`` (opsim schema) are fed to the scheduler first;
+    visits at or after the simulation's nominal start are ignored, as production does.
+    ``site_data_dir`` is where prepared site data are cached. ``duration_hours`` cuts the run
+    short (tests, quick looks).
+    """
+    first = parse_dayobs(day_obs)
+    if nights < 1:
+        raise InvalidInputError(f"nights must be at least 1, not {nights}")
+    if telescope not in RUBIN_SCHEDULER_TELESCOPES:
+        raise InvalidInputError(
+            f"unknown telescope {telescope!r}: use one of {sorted(RUBIN_SCHEDULER_TELESCOPES)}"
+        )
+    last = first + dt.timedelta(days=nights - 1)
+    site = prepare_site_data(first, last, cache_dir=site_data_dir)
+    with site.activated():
+        config = load_scheduler_config(scheduler_source)
+        observatory = _observatory(config, site, variant, dayobs_mjd_start(first) + 0.5)
+        nominal_start, end = _night_bounds(observatory, first, last)
+        start = nominal_start + variant.delay_minutes / 1440.0
+        if duration_hours is not None:
+            end = min(end, start + duration_hours / 24.0)
+        if end <= start:
+            raise InvalidInputError(f"variant {variant.name} leaves no time to observe on {first}")
+        n_preloaded, preloaded_last = _preload(config, preloaded_visits, nominal_start)
+        config.scheduler.keep_rewards = record_rewards
+        kwargs = {
+            "sim_start_mjd": start,
+            "sim_duration": end - start,
+            "record_rewards": record_rewards,
+            "telescope": RUBIN_SCHEDULER_TELESCOPES[telescope],
+        }
+        tables, rewards = _run(observatory, config, kwargs)
+    approximate = "; approximate vseq sky and almanac" if site.approximate else ""
+    run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    version = rubin_scheduler.__version__
+    return SimulationResult(
+        observations=tables["observations"],
+        tables=tables,
+        rewards=rewards,
+        label=f"{variant.description}, run at {run_at} with rubin_scheduler {version}{approximate}",
+        tags=variant.tags,
+        variant=variant,
+        telescope=telescope,
+        scheduler_version=version,
+        config_url=config.config_url,
+        scheduler_config=config.source_text,
+        sim_runner_kwargs={
+            **kwargs,
+            "seeing_fwhm_500": variant.fwhm_500,
+            "cloud_data": "ideal",
+            "downtimes": "ideal",
+            "delay_minutes": variant.delay_minutes,
+            "site_data": site.description,
+        },
+        site_data=site.description,
+        first_day_obs=first,
+        last_day_obs=last,
+        sim_start_mjd=start,
+        sim_end_mjd=end,
+        n_preloaded=n_preloaded,
+        preloaded_last_day_obs=preloaded_last,
+    )
+
+
+def _observatory(
+    config: SchedulerConfig, site: SiteData, variant: SimulationVariant, mjd: float
+) -> ModelObservatory:
+    """The configuration's observatory, or an ideal-weather one; the approximate sky when needed."""
+    seeing = ConstantSeeingData(fwhm_500=variant.fwhm_500)
+    observatory = config.observatory
+    if observatory is None:
+        observatory = ModelObservatory(
+            nside=config.nside,
+            mjd=mjd,
+            mjd_start=SURVEY_START_MJD,
+            seeing_data=seeing,
+            cloud_data="ideal",
+            downtimes="ideal",
+            no_sky=site.approximate,
+            init_load_length=None,
+        )
+    elif variant.seeing_fwhm_500 is not None:
+        observatory.seeing_data = seeing
+    if site.approximate:
+        observatory.sky_model = ApproximateSkyModel(nside=config.nside, almanac=observatory.almanac)
+    return observatory
+
+
+def _night_bounds(observatory: ModelObservatory, first: dt.date, last: dt.date) -> tuple[float, float]:
+    """Start of observing on the first night and end on the last, from the observatory's almanac."""
+    sunsets = observatory.almanac.sunsets
+
+    def row(day: dt.date) -> int:
+        mjd0 = dayobs_mjd_start(day)
+        rows = np.nonzero((sunsets["sunset"] >= mjd0) & (sunsets["sunset"] < mjd0 + 1))[0]
+        if rows.size != 1:
+            raise InvalidInputError(f"the almanac in use does not cover dayobs {day}")
+        return int(rows[0])
+
+    return (
+        float(sunsets[observatory.starting_time_key][row(first)]),
+        float(sunsets[observatory.ending_time_key][row(last)]),
+    )
+
+
+def _preload(
+    config: SchedulerConfig, visits: pd.DataFrame | None, before_mjd: float
+) -> tuple[int, dt.date | None]:
+    if visits is None or len(visits) == 0:
+        return 0, None
+    if "observationStartMJD" not in visits.columns:
+        raise InvalidInputError("pre-loaded visits lack observationStartMJD")
+    earlier = visits[visits["observationStartMJD"] < before_mjd]
+    count = preload_visits(config.scheduler, earlier)
+    last = dayobs_of_mjd(float(earlier["observationStartMJD"].max())) if count else None
+    return count, last
+
+
+def _run(
+    observatory: ModelObservatory, config: SchedulerConfig, kwargs: dict[str, Any]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None]:
+    with tempfile.TemporaryDirectory(prefix="vseq-sim-") as tmp:
+        filename = Path(tmp) / "opsim.db"
+        output = sim_runner(
+            observatory,
+            config.scheduler,
+            filename=str(filename),
+            verbose=False,
+            save_on_fail=False,
+            **kwargs,
+        )
+        if filename.exists():
+            tables = _read_tables(filename)
+        else:  # no visits at all: sim_runner writes nothing
+            tables = {
+                "observations": SchemaConverter().obs2opsim(ObservationArray(n=0)),
+                "info": pd.DataFrame(run_info_table(observatory)).reset_index(),
+            }
+    for name in REWARD_TABLES:
+        tables.pop(name, None)
+    rewards = None
+    if kwargs["record_rewards"]:
+        reward_df, obs_rewards = output[3], output[4]
+        rewards = {
+            "reward_df": reward_df if reward_df is not None else pd.DataFrame(),
+            "obs_rewards": obs_rewards.to_frame() if obs_rewards is not None else pd.DataFrame(),
+        }
+    return tables, rewards
+
+
+def _read_tables(filename: Path) -> dict[str, pd.DataFrame]:
+    with sqlite3.connect(filename) as con:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: pd.read_sql(f'SELECT * FROM "{name}"', con) for name in names}

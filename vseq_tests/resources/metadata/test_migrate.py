@@ -1,0 +1,234 @@
+"""Migrations: from nothing, adopting a reference-created schema, and what they leave behind."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from vseq_resources.errors import ConfigurationError
+from vseq_resources.metadata import current_revision, head_revision, migrate, schema
+from vseq_resources.metadata.migrate import alembic_config
+
+from .support import create_reference_schema, digest
+
+
+def _catalog(engine: sa.Engine, name: str) -> dict[str, object]:
+    """What readers can see of a schema: columns, indexes, constraints, view definitions."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'SET search_path TO "{name}"')
+        columns = conn.execute(
+            sa.text(
+                "SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default "
+                "FROM information_schema.columns WHERE table_schema = :s ORDER BY 1, 2"
+            ),
+            {"s": name},
+        ).all()
+        indexes = conn.execute(
+            sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = :s ORDER BY 1"),
+            {"s": name},
+        ).all()
+        constraints = conn.execute(
+            sa.text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(c.oid) "
+                "FROM pg_constraint AS c JOIN pg_namespace AS n ON n.oid = c.connamespace "
+                "WHERE n.nspname = :s ORDER BY 1, 2"
+            ),
+            {"s": name},
+        ).all()
+        views = conn.execute(
+            sa.text("SELECT viewname, definition FROM pg_views WHERE schemaname = :s ORDER BY 1"), {"s": name}
+        ).all()
+        inherits = conn.execute(
+            sa.text(
+                "SELECT c.relname, p.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
+                "JOIN pg_class AS p ON p.oid = i.inhparent JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s ORDER BY 1"
+            ),
+            {"s": name},
+        ).all()
+    return {
+        "columns": columns,
+        "indexes": [(n, d.replace(f'"{name}".', "").replace(f"{name}.", "")) for n, d in indexes],
+        "constraints": constraints,
+        "views": views,
+        "inherits": inherits,
+    }
+
+
+def test_migrate_from_nothing(engine: sa.Engine, db_schema: str) -> None:
+    assert current_revision(engine, db_schema) is None
+    assert migrate(engine, db_schema) == head_revision() == current_revision(engine, db_schema)
+    with engine.connect() as conn:
+        version_table = conn.execute(sa.text("SELECT to_regclass(:n)"), {"n": f"{db_schema}.alembic_version"})
+        assert version_table.scalar() is not None
+        assert conn.execute(sa.text("SELECT to_regclass('public.alembic_version')")).scalar() is None
+    assert migrate(engine, db_schema) == head_revision()  # again: nothing to do
+
+
+def test_fresh_and_adopted_schemas_are_identical(
+    engine: sa.Engine, db_schema: str, reference_schema: str
+) -> None:
+    migrate(engine, db_schema)
+    migrate(engine, reference_schema)
+    fresh, adopted = _catalog(engine, db_schema), _catalog(engine, reference_schema)
+    for part in fresh:
+        assert fresh[part] == adopted[part], part
+
+
+def test_schema_module_describes_the_database(engine: sa.Engine, db_schema: str) -> None:
+    migrate(engine, db_schema)
+    inspector = sa.inspect(engine)
+    tables = set(inspector.get_table_names(schema=db_schema))
+    assert tables == set(schema.metadata.tables) | {"alembic_version"}
+    assert set(inspector.get_view_names(schema=db_schema)) == set(schema.view_metadata.tables)
+    for table in [*schema.metadata.tables.values(), *schema.view_metadata.tables.values()]:
+        columns = inspector.get_columns(table.name, schema=db_schema)
+        assert [c["name"] for c in columns] == list(table.c.keys()), table.name
+        for found in columns:
+            expected = table.c[found["name"]]
+            assert type(found["type"]).__name__ == type(expected.type).__name__, (table.name, found["name"])
+            if table.name in schema.metadata.tables:
+                assert found["nullable"] == expected.nullable, (table.name, found["name"])
+        if table.name in schema.metadata.tables:
+            indexes = {i["name"] for i in inspector.get_indexes(table.name, schema=db_schema)}
+            assert indexes == {i.name for i in table.indexes}, table.name
+
+
+def _reference_rows(engine: sa.Engine, name: str) -> dict[str, list]:
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"SET search_path TO \"{name}\"; SET timezone TO 'UTC'")
+        return {
+            "simulations_extra": conn.exec_driver_sql(
+                "SELECT * FROM simulations_extra ORDER BY visitseq_uuid"
+            ).all(),
+            "visitseq": conn.exec_driver_sql("SELECT * FROM visitseq ORDER BY visitseq_uuid").all(),
+            "tags": conn.exec_driver_sql("SELECT DISTINCT * FROM tags ORDER BY 1, 2").all(),
+            "files": conn.exec_driver_sql("SELECT * FROM files ORDER BY 1, 2").all(),
+            "comments": conn.exec_driver_sql("SELECT * FROM comments ORDER BY 1, 2").all(),
+            "nightly_stats": conn.exec_driver_sql("SELECT * FROM nightly_stats ORDER BY 1, 2, 3").all(),
+            "simulation_packages": conn.exec_driver_sql(
+                "SELECT * FROM simulation_packages ORDER BY 1, 3"
+            ).all(),
+        }
+
+
+def test_adopting_a_reference_schema(engine: sa.Engine, reference_schema: str) -> None:
+    """Rows written the reference's way survive; duplicate tags go; the views answer the same."""
+    sims = [uuid.uuid4() for _ in range(3)]
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'SET search_path TO "{reference_schema}"')
+        for i, sim in enumerate(sims):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO simulations (visitseq_uuid, visitseq_sha256, visitseq_label, telescope, "
+                    "first_day_obs, last_day_obs, creation_time, conda_env_sha256) "
+                    "VALUES (:u, :h, :l, 'simonyi', '2025-12-08', '2025-12-09', :t, :env)"
+                ),
+                {
+                    "u": str(sim),
+                    "h": digest(str(i)),
+                    "l": f"sim {i}",
+                    "t": f"2025-12-08T2{i}:00:00Z",
+                    "env": b"e",
+                },
+            )
+        completed = str(uuid.uuid4())
+        conn.execute(
+            sa.text(
+                "INSERT INTO completed (visitseq_uuid, visitseq_sha256, visitseq_label, telescope, query) "
+                "VALUES (:u, :h, 'done', 'simonyi', 'SELECT 1')"
+            ),
+            {"u": completed, "h": digest("c")},
+        )
+        for tag in ("ideal", "ideal", "nominal", "ideal"):
+            conn.execute(sa.text("INSERT INTO tags VALUES (:u, :t)"), {"u": str(sims[0]), "t": tag})
+        conn.execute(sa.text("INSERT INTO tags VALUES (:u, 'ideal')"), {"u": str(sims[1])})
+        conn.execute(
+            sa.text("INSERT INTO comments (visitseq_uuid, comment) VALUES (:u, 'hi')"), {"u": str(sims[0])}
+        )
+        conn.execute(
+            sa.text("INSERT INTO files VALUES (:u, 'rewards', :h, 'file:///r.h5')"),
+            {"u": str(sims[2]), "h": b"r"},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO nightly_stats (visitseq_uuid, day_obs, value_name, accumulated, count) "
+                "VALUES (:u, '2025-12-08', 'airmass', false, 3)"
+            ),
+            {"u": str(sims[0])},
+        )
+        conn.exec_driver_sql(
+            'INSERT INTO conda_env VALUES (\'\\x65\', \'[{"name": "numpy", "version": "2.0"}]\')'
+        )
+    before = _reference_rows(engine, reference_schema)
+
+    assert current_revision(engine, reference_schema) is None
+    assert migrate(engine, reference_schema) == head_revision()
+
+    after = _reference_rows(engine, reference_schema)
+    assert after == before
+    with engine.connect() as conn:
+        tag_rows = conn.exec_driver_sql(f'SELECT COUNT(*) FROM "{reference_schema}".tags').scalar()
+    assert tag_rows == 3  # (sim0, ideal), (sim0, nominal), (sim1, ideal)
+    by_creation = sorted(after["simulations_extra"], key=lambda r: r.creation_time)
+    assert [row.daily_id for row in by_creation] == [1, 2, 3]
+
+
+def test_adoption_is_recorded_as_stamp_not_rerun(engine: sa.Engine, reference_schema: str) -> None:
+    """Stamping at 0001 means the reference tables are not created again (which would fail)."""
+    with engine.begin() as conn:
+        command.stamp(alembic_config(conn, reference_schema), "0001")
+    assert current_revision(engine, reference_schema) == "0001"
+    assert migrate(engine, reference_schema) == head_revision()
+
+
+def test_partial_schema_is_refused(engine: sa.Engine, db_schema: str) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{db_schema}"; CREATE TABLE "{db_schema}".visitseq (x int)')
+    with pytest.raises(ConfigurationError, match="not a visit sequence archive"):
+        migrate(engine, db_schema)
+    assert current_revision(engine, db_schema) is None
+
+
+def test_downgrade_and_upgrade_again(engine: sa.Engine, pg_url: str, db_schema: str) -> None:
+    migrate(engine, db_schema)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn, db_schema), "0001")
+    reference_name = f"{db_schema}_ref"
+    create_reference_schema(pg_url, reference_name)
+    try:
+        assert _catalog(engine, db_schema)["views"] == _catalog(engine, reference_name)["views"]
+        downgraded = [i for i in _catalog(engine, db_schema)["indexes"] if not i[0].startswith("alembic")]
+        assert downgraded == _catalog(engine, reference_name)["indexes"]
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{reference_name}" CASCADE')
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn, db_schema), "base")
+    assert sa.inspect(engine).get_table_names(schema=db_schema) == ["alembic_version"]
+    assert migrate(engine, db_schema) == head_revision()
+
+
+def test_indexes_serve_the_ranking(engine: sa.Engine, db_schema: str) -> None:
+    """The UTC creation-dayobs expression the queries use matches the expression index."""
+    migrate(engine, db_schema)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'SET LOCAL search_path TO "{db_schema}"; SET LOCAL enable_seqscan TO off')
+        plan = "\n".join(
+            row[0]
+            for row in conn.exec_driver_sql(
+                "EXPLAIN SELECT * FROM simulations_extra "
+                "WHERE sim_creation_day_obs = '2025-12-08' AND daily_id = 2"
+            )
+        )
+        assert "simulations_creation_day_obs_idx" in plan
+        plan = "\n".join(
+            row[0]
+            for row in conn.exec_driver_sql(
+                f"EXPLAIN SELECT * FROM tags WHERE visitseq_uuid = '{uuid.uuid4()}' AND tag = 'x'"
+            )
+        )
+        assert "Seq Scan" not in plan  # seq scans are off: one shows only when no index applies

@@ -1,0 +1,80 @@
+"""Real (short) rubin_scheduler runs of the default configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from vseq_resources.errors import InvalidInputError
+from vseq_resources.simulation import DEFAULT_VARIANTS, SiteData, run_simulation
+from vseq_resources.simulation.variants import DELAY_60, NOMINAL
+
+from .conftest import DAY_OBS
+from .synthetic import synthetic_visits
+
+DEFAULT_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
+
+
+def test_default_variants_mirror_production() -> None:
+    tags = {v.name: v.tags for v in DEFAULT_VARIANTS}
+    assert tags["nominal"] == ("prenight", "ideal", "nominal")
+    assert [v.name for v in DEFAULT_VARIANTS if "nominal" in v.tags] == ["nominal"]
+    assert any(v.delay_minutes > 0 for v in DEFAULT_VARIANTS)
+    assert any(v.seeing_fwhm_500 for v in DEFAULT_VARIANTS)
+
+
+def test_short_nominal_run(site_data: SiteData, site_data_dir) -> None:
+    result = run_simulation(
+        DEFAULT_CONFIG,
+        day_obs=DAY_OBS,
+        variant=NOMINAL,
+        site_data_dir=site_data_dir,
+        record_rewards=True,
+        duration_hours=1.5,
+    )
+    visits = result.observations
+    assert len(visits) > 50
+    assert len(visits.columns) == 48
+    assert visits["observationStartMJD"].min() >= result.sim_start_mjd
+    assert visits["observationStartMJD"].max() <= result.sim_end_mjd
+    assert visits["band"].nunique() >= 2
+    assert set(result.tables) == {"observations", "info"}
+    assert result.rewards is not None and len(result.rewards["reward_df"]) > 0
+    assert len(result.rewards["obs_rewards"]) == len(visits)
+    assert result.tags == ("prenight", "ideal", "nominal")
+    assert result.label.startswith("Nominal start and overhead, ideal conditions, run at ")
+    assert "approximate" in result.label
+    assert result.site_data["kind"] == "vseq_approximate"
+    assert result.first_day_obs == result.last_day_obs == DAY_OBS
+    assert result.config_url == f"python:{DEFAULT_CONFIG}"
+    assert "def get_scheduler" in result.scheduler_config
+    json.dumps(result.sim_runner_kwargs)
+
+
+def test_preloaded_visits_and_delayed_start(site_data: SiteData, site_data_dir) -> None:
+    earlier = synthetic_visits(2000, DAY_OBS - dt.timedelta(days=30), DAY_OBS - dt.timedelta(days=1))
+    result = run_simulation(
+        DEFAULT_CONFIG,
+        day_obs=DAY_OBS,
+        variant=DELAY_60,
+        preloaded_visits=earlier,
+        site_data_dir=site_data_dir,
+        duration_hours=1.0,
+    )
+    assert result.n_preloaded == 2000
+    assert result.preloaded_last_day_obs == DAY_OBS - dt.timedelta(days=1)
+    assert result.sim_runner_kwargs["delay_minutes"] == 60
+    visits = result.observations
+    assert len(visits) > 0
+    assert visits["observationStartMJD"].min() > earlier["observationStartMJD"].max()
+    assert visits["observationStartMJD"].min() >= result.sim_start_mjd
+    assert "delay_60" in result.tags
+
+
+def test_bad_arguments(site_data_dir) -> None:
+    with pytest.raises(InvalidInputError, match="telescope"):
+        run_simulation(DEFAULT_CONFIG, day_obs=DAY_OBS, telescope="hubble", site_data_dir=site_data_dir)
+    with pytest.raises(InvalidInputError, match="nights"):
+        run_simulation(DEFAULT_CONFIG, day_obs=DAY_OBS, nights=0, site_data_dir=site_data_dir)

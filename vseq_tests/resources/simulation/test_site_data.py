@@ -1,0 +1,72 @@
+"""Offline site data: the almanac loads in rubin_scheduler and covers the nights around the window."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import numpy as np
+from astropy.utils import iers
+from rubin_scheduler.site_models import Almanac
+from rubin_scheduler.skybrightness_pre import dark_sky
+
+from vseq_resources.dayobs import dayobs_mjd_start
+from vseq_resources.simulation import SiteData, prepare_site_data
+
+from .conftest import DAY_OBS
+
+
+def test_astropy_is_configured_offline() -> None:
+    assert iers.conf.auto_download is False
+    assert iers.conf.auto_max_age is None
+
+
+def test_files_and_description(site_data: SiteData) -> None:
+    root = site_data.directory
+    for name in ("sunsets.npz", "sun_moon.npz", "planet_locations.npz", "icover.3.5292.23.0.txt"):
+        assert (root / "site_models" / name).is_file()
+    assert (root / "skybrightness_pre" / "dark_maps.npz").is_file()
+    assert "skybrightness_pre,vseq_approximate_sky" in (root / "versions.txt").read_text()
+    assert site_data.approximate
+    assert site_data.description["kind"] == "vseq_approximate"
+    assert site_data.description["almanac"].startswith("astropy ")
+    assert "approximate" in site_data.description["sky_model"]
+
+
+def test_almanac_loads_and_brackets_the_night(site_data: SiteData) -> None:
+    night_start = dayobs_mjd_start(DAY_OBS)
+    with site_data.activated():
+        almanac = Almanac(mjd_start=night_start)
+        sunsets = almanac.sunsets
+        # The night before, the night itself and the night after.
+        assert np.any(sunsets["sunset"] < night_start)
+        assert np.any(sunsets["sunset"] > night_start + 1)
+        info = almanac.get_sunset_info(mjd=night_start + 0.6)
+        assert night_start < info["sunset"] < info["sun_n12_setting"] < info["sun_n18_setting"]
+        assert info["sun_n18_setting"] < info["sun_n18_rising"] < info["sun_n12_rising"] < info["sunrise"]
+        # The sun really is at -12 degrees at twilight.
+        sun = almanac.get_sun_moon_positions(info["sun_n12_setting"])
+        assert abs(np.degrees(sun["sun_alt"]) + 12.0) < 0.05
+        maps = dark_sky(32)
+        assert set(maps.dtype.names) == set("ugrizy")
+        assert 20.5 < np.nanmax(maps["r"]) < 21.5
+
+
+def test_prepared_data_are_cached(site_data: SiteData, site_data_dir) -> None:
+    started = time.perf_counter()
+    again = prepare_site_data(DAY_OBS, DAY_OBS, cache_dir=site_data_dir)
+    assert time.perf_counter() - started < 1.0
+    assert again.directory == site_data.directory
+    other = prepare_site_data(DAY_OBS, DAY_OBS + dt.timedelta(days=1), cache_dir=site_data_dir)
+    assert other.directory != site_data.directory
+
+
+def test_activation_restores_environment(site_data: SiteData, monkeypatch) -> None:
+    monkeypatch.setenv("RUBIN_SIM_DATA_DIR", "/nonexistent/rubin_sim_data")
+    with site_data.activated():
+        import os
+
+        assert os.environ["RUBIN_SIM_DATA_DIR"] == str(site_data.directory)
+    import os
+
+    assert os.environ["RUBIN_SIM_DATA_DIR"] == "/nonexistent/rubin_sim_data"
