@@ -1,0 +1,467 @@
+"""The data store: every file of a visit sequence, on any ``lsst.resources`` URI.
+
+Layout (section 1 of the archive interface, shared with ``rubin_sim.sim_archive``)::
+
+    ${base}/${telescope}/${YYYY-MM-DD creation dayobs}/${uuid}/${filename}
+
+Every write is checked: the SHA-256 of the source is computed while it is read, and the stored
+object is read back and hashed before the write counts as done, so a recorded checksum always
+describes bytes that really are in the store. Local (``file://``) writes go through a temporary
+file and a rename, and S3 writes become visible only when the upload completes, so a failed write
+never leaves a truncated file under the final name. Transfers stream in chunks: large files never
+sit in memory whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import uuid as uuid_lib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, NamedTuple
+
+from lsst.resources import ResourcePath
+
+from .config import TELESCOPES
+from .dayobs import DayobsError, parse_dayobs
+from .errors import IntegrityError, InvalidInputError, NotFoundError, StoreError, VseqError
+
+if TYPE_CHECKING:  # pandas is imported only when visits are written
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 8 * 1024 * 1024
+MAX_NAME_BYTES = 255
+_TEMP_PREFIX = ".vseq-partial-"
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, total bytes) as a transfer advances."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file as it is in the store: where, its SHA-256 digest, and its size in bytes."""
+
+    url: str
+    sha256: bytes
+    size: int
+
+
+class StoreEntry(NamedTuple):
+    """One file found by `ArchiveStore.walk_files`, with its place in the layout."""
+
+    url: str
+    telescope: str
+    dayobs: dt.date
+    uuid: uuid_lib.UUID
+    name: str
+
+
+def validate_telescope(telescope: str) -> str:
+    if telescope not in TELESCOPES:
+        raise InvalidInputError(f"invalid telescope {telescope!r}: expected one of {', '.join(TELESCOPES)}")
+    return telescope
+
+
+def validate_uuid(value: str | uuid_lib.UUID) -> uuid_lib.UUID:
+    if isinstance(value, uuid_lib.UUID):
+        return value
+    try:
+        return uuid_lib.UUID(str(value))
+    except ValueError:
+        raise InvalidInputError(f"invalid visit sequence UUID {value!r}") from None
+
+
+def validate_file_name(name: str) -> str:
+    """A file name must stay one path component inside its sequence directory.
+
+    Separators and ``..`` could escape the directory; ``#`` would be read as a URL fragment;
+    control characters make names that cannot be typed or printed safely.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError("invalid file name: it is empty")
+    problems = [
+        ("/" in name or "\\" in name, "contains a path separator"),
+        (".." in name or name == ".", "contains '..' or is '.'"),
+        ("#" in name, "contains '#'"),
+        (any(ord(c) < 32 or ord(c) == 127 for c in name), "contains control characters"),
+        (len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES, f"is over {MAX_NAME_BYTES} bytes"),
+    ]
+    for failed, why in problems:
+        if failed:
+            raise InvalidInputError(f"invalid file name {name!r}: it {why}")
+    return name
+
+
+def _dayobs(value: str | int | dt.date) -> dt.date:
+    try:
+        return parse_dayobs(value)
+    except DayobsError as err:
+        raise InvalidInputError(str(err)) from None
+
+
+def _public_url(url: str) -> str:
+    """The URL without any user-info password, fit for messages."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if sep and "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
+    return f"{scheme}{sep}{netloc}{slash}{path}"
+
+
+def _describe(err: BaseException) -> str:
+    """One line naming what went wrong, without request details or secrets."""
+    response = getattr(err, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        text = f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip()
+    else:
+        text = f"{type(err).__name__}: {err}"
+    text = " ".join(text.split())
+    for variable in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
+        secret = os.environ.get(variable)
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@contextlib.contextmanager
+def store_errors(action: str, url: str) -> Iterator[None]:
+    """Turn whatever the storage layer raises into `NotFoundError` or `StoreError`."""
+    try:
+        yield
+    except VseqError:
+        raise
+    except FileNotFoundError:
+        raise NotFoundError(f"could not {action} {_public_url(url)}: it does not exist") from None
+    except Exception as err:
+        raise StoreError(f"could not {action} {_public_url(url)}: {_describe(err)}") from err
+
+
+class _Interrupted(Exception):
+    """Carries a non-Exception (KeyboardInterrupt, ...) out of a transfer thread."""
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads a stream once, in order, hashing and counting what passes through.
+
+    It says it cannot seek, so boto3 buffers each part itself (and retries from that buffer)
+    instead of re-reading the source, which would hash some bytes twice.
+    """
+
+    def __init__(self, raw: IO[bytes], total: int, progress: Progress | None) -> None:
+        self._raw = raw
+        self.total = total
+        self.done = 0
+        self.hash = hashlib.sha256()
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.hash.update(data)
+        self.done += len(data)
+        if self._progress is not None and data:
+            try:
+                self._progress(self.done, self.total)
+            except Exception:
+                raise
+            except BaseException as err:
+                # boto3 reads in a worker thread: a KeyboardInterrupt there would leave the
+                # upload waiting forever, so carry it out as an ordinary exception.
+                raise _Interrupted() from err
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@contextlib.contextmanager
+def _open_source(source: Path | bytes) -> Iterator[tuple[IO[bytes], int]]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        yield io.BytesIO(data), len(data)
+        return
+    path = Path(source)
+    try:
+        handle = path.open("rb")
+    except OSError as err:
+        raise InvalidInputError(f"cannot read {path}: {err.strerror or err}") from None
+    with handle:
+        yield handle, os.fstat(handle.fileno()).st_size
+
+
+def _hash_source(source: Path | bytes) -> tuple[bytes, int]:
+    with _open_source(source) as (handle, total):
+        reader = _HashingReader(handle, total, None)
+        while reader.read(CHUNK_SIZE):
+            pass
+        return reader.hash.digest(), reader.done
+
+
+def _s3_location(target: ResourcePath) -> tuple[str, str]:
+    """Bucket and key of an S3 URI; a tenant bucket (``tenant:bucket``) is kept whole."""
+    return target.netloc.rpartition("@")[2], target.relativeToPathRoot
+
+
+class ArchiveStore:
+    """The files of visit sequences under one base URI (``file://``, ``s3://``, ...)."""
+
+    def __init__(self, base_uri: str) -> None:
+        if not base_uri:
+            raise InvalidInputError("the archive store URI is empty")
+        self.base = ResourcePath(base_uri, forceDirectory=True)
+
+    def __repr__(self) -> str:
+        return f"ArchiveStore({_public_url(str(self.base))!r})"
+
+    def sequence_dir(
+        self, telescope: str, creation_dayobs: str | int | dt.date, uuid: str | uuid_lib.UUID
+    ) -> ResourcePath:
+        """The directory holding every file of one visit sequence."""
+        return (
+            self.base.join(validate_telescope(telescope), forceDirectory=True)
+            .join(_dayobs(creation_dayobs).isoformat(), forceDirectory=True)
+            .join(str(validate_uuid(uuid)), forceDirectory=True)
+        )
+
+    def file_path(
+        self, telescope: str, creation_dayobs: str | int | dt.date, uuid: str | uuid_lib.UUID, name: str
+    ) -> ResourcePath:
+        """Where a named file of a visit sequence lives."""
+        return self.sequence_dir(telescope, creation_dayobs, uuid).join(validate_file_name(name))
+
+    def put_file(
+        self,
+        telescope: str,
+        creation_dayobs: str | int | dt.date,
+        uuid: str | uuid_lib.UUID,
+        source: Path | bytes,
+        name: str,
+        overwrite: bool = False,
+        progress: Progress | None = None,
+    ) -> StoredFile:
+        """Store ``source`` (a local file or bytes) as ``name`` and check what was stored.
+
+        Storing the same content again is a no-op; different content under an existing name is
+        refused unless ``overwrite``. Raises `IntegrityError` (after removing what it wrote) when
+        the stored object does not read back with the source's checksum.
+        """
+        target = self.file_path(telescope, creation_dayobs, uuid, name)
+        url = str(target)
+        with store_errors("store", url):
+            if target.exists():
+                digest, size = _hash_source(source)
+                if self.sha256_of(url) == digest:
+                    log.debug("%s already holds this content", url)
+                    return StoredFile(url, digest, size)
+                if not overwrite:
+                    raise StoreError(f"{_public_url(url)} already exists with different content")
+            digest, size = self._write(source, target, progress)
+            stored = self.sha256_of(url)
+            if stored != digest:
+                self.delete(url)
+                raise IntegrityError(
+                    f"{_public_url(url)} read back with SHA-256 {stored.hex()}, expected {digest.hex()}"
+                )
+        return StoredFile(url, digest, size)
+
+    def put_visits(
+        self,
+        telescope: str,
+        creation_dayobs: str | int | dt.date,
+        uuid: str | uuid_lib.UUID,
+        observations: pd.DataFrame,
+        extra_tables: dict[str, pd.DataFrame] | None = None,
+        overwrite: bool = False,
+        progress: Progress | None = None,
+    ) -> StoredFile:
+        """Write the visits (and any extra tables) as ``visits.h5`` and store it."""
+        from .visits import VISITS_FILE_NAME, write_visits_h5
+
+        with tempfile.TemporaryDirectory(prefix="vseq-visits-") as tmp:
+            local = Path(tmp) / VISITS_FILE_NAME
+            write_visits_h5(local, observations, extra_tables)
+            return self.put_file(
+                telescope,
+                creation_dayobs,
+                uuid,
+                local,
+                VISITS_FILE_NAME,
+                overwrite=overwrite,
+                progress=progress,
+            )
+
+    def _write(
+        self, source: Path | bytes, target: ResourcePath, progress: Progress | None
+    ) -> tuple[bytes, int]:
+        """Copy ``source`` to ``target`` so that it appears whole or not at all."""
+        with _open_source(source) as (handle, total):
+            reader = _HashingReader(handle, total, progress)
+            try:
+                if target.scheme == "file":
+                    _write_local_atomically(reader, Path(target.ospath))
+                elif target.scheme == "s3":
+                    bucket, key = _s3_location(target)
+                    target.client.upload_fileobj(reader, bucket, key)
+                else:
+                    target.write(reader.read(), overwrite=True)
+            except _Interrupted as err:
+                raise err.__cause__ from None
+            return reader.hash.digest(), reader.done
+
+    def sha256_of(self, url: str) -> bytes:
+        """SHA-256 digest of a stored object, read in chunks."""
+        digest = hashlib.sha256()
+        with store_errors("read", url), ResourcePath(url).open("rb") as handle:
+            while chunk := handle.read(CHUNK_SIZE):
+                digest.update(chunk)
+        return digest.digest()
+
+    def read_bytes(self, url: str) -> bytes:
+        """The whole content of an object (for small files: metadata, indexes)."""
+        with store_errors("read", url):
+            return ResourcePath(url).read()
+
+    def get_file(
+        self,
+        url: str,
+        destination: Path,
+        progress: Progress | None = None,
+        expected_sha256: bytes | None = None,
+    ) -> bytes:
+        """Download ``url`` to the local ``destination`` and return its SHA-256 digest.
+
+        The bytes go to a temporary file beside the destination, renamed into place only when
+        complete (and, with ``expected_sha256``, only when they match: else `IntegrityError`).
+        """
+        destination = Path(destination)
+        with store_errors("download", url):
+            source = ResourcePath(url)
+            total = source.size()
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=destination.parent)
+            try:
+                digest = hashlib.sha256()
+                done = 0
+                with os.fdopen(fd, "wb") as out, source.open("rb") as handle:
+                    while chunk := handle.read(CHUNK_SIZE):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+                if expected_sha256 is not None and digest.digest() != expected_sha256:
+                    raise IntegrityError(
+                        f"{_public_url(url)} has SHA-256 {digest.hexdigest()}, "
+                        f"expected {expected_sha256.hex()}"
+                    )
+                os.replace(tmp_name, destination)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp_name)
+                raise
+        return digest.digest()
+
+    @contextlib.contextmanager
+    def local_copy(self, url: str) -> Iterator[Path]:
+        """A local path holding the object's content (a temporary download for remote stores)."""
+        with contextlib.ExitStack() as stack:
+            with store_errors("download", url):
+                resource = stack.enter_context(ResourcePath(url).as_local())
+            yield Path(resource.ospath)
+
+    def delete(self, url: str) -> None:
+        """Remove an object of this store; a missing object is fine (rollback may repeat)."""
+        target = ResourcePath(url)
+        if target.relative_to(self.base) is None:
+            raise InvalidInputError(
+                f"{_public_url(url)} is not inside the store {_public_url(str(self.base))}"
+            )
+        with store_errors("delete", url):
+            try:
+                target.remove()
+            except FileNotFoundError:
+                return
+            if target.scheme == "file":
+                _remove_empty_dirs(Path(target.ospath).parent, stop=Path(self.base.ospath))
+
+    def exists(self, url: str) -> bool:
+        with store_errors("check", url):
+            return ResourcePath(url).exists()
+
+    def walk_files(self) -> Iterator[StoreEntry]:
+        """Every file laid out as ``telescope/dayobs/uuid/name`` under the base.
+
+        Objects elsewhere (wrong depth, unknown telescope, bad date or UUID) are logged and
+        skipped: they are not visit sequence files.
+        """
+        with store_errors("list", str(self.base)):
+            for directory, _, files in self.base.walk():
+                relative = directory.relative_to(self.base) or ""
+                parts = [p for p in relative.split("/") if p]
+                for name in files:
+                    url = str(directory.join(name))
+                    entry = _parse_entry(url, parts, name)
+                    if entry is None:
+                        log.info("not a visit sequence file, skipped: %s", _public_url(url))
+                    else:
+                        yield entry
+
+
+def _parse_entry(url: str, parts: list[str], name: str) -> StoreEntry | None:
+    if len(parts) != 3 or parts[0] not in TELESCOPES:
+        return None
+    try:
+        dayobs = dt.date.fromisoformat(parts[1])
+        sequence = uuid_lib.UUID(parts[2])
+    except ValueError:
+        return None
+    if dayobs.isoformat() != parts[1] or str(sequence) != parts[2]:
+        return None
+    return StoreEntry(url, parts[0], dayobs, sequence, name)
+
+
+def _write_local_atomically(reader: _HashingReader, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := reader.read(CHUNK_SIZE):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def _remove_empty_dirs(directory: Path, stop: Path) -> None:
+    """Remove now-empty sequence directories up to (not including) the store base."""
+    stop = stop.resolve()
+    directory = directory.resolve()
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent

@@ -1,0 +1,445 @@
+"""visits.h5 files, the reproducible content hash, opsim conversion and nightly statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tables
+
+from vseq_resources.dayobs import dayobs_of_mjd
+from vseq_resources.errors import InvalidInputError
+from vseq_resources.visits import (
+    COMPLEVEL,
+    COMPLIB,
+    DEFAULT_STATS_COLUMNS,
+    NIGHTLY_STATS_COLUMNS,
+    compute_nightly_stats,
+    dayobs_ordinals,
+    h5_to_opsim,
+    opsim_to_h5,
+    read_visits_h5,
+    visits_content_hash,
+    write_visits_h5,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "vseq_tests" / "fixtures"
+PANDAS2_VENV = Path("/var/tmp/vseq-pandas2-venv")
+
+
+def _fixture_module():
+    spec = importlib.util.spec_from_file_location("make_visits_pandas2", FIXTURES / "make_visits_pandas2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def visits() -> pd.DataFrame:
+    """Opsim-like visits over two nights, with pandas' default (pandas 3: str) string columns."""
+    return (
+        _fixture_module()
+        .expected_frames()["observations"]
+        .assign(
+            band=lambda f: f["band"].astype("str"), scheduler_note=lambda f: f["scheduler_note"].astype("str")
+        )
+    )
+
+
+@pytest.fixture
+def info() -> pd.DataFrame:
+    return _fixture_module().expected_frames()["info"]
+
+
+def _same_content(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    """Equal values; string columns compared as Python objects (None and NaN both missing)."""
+    assert list(left.columns) == list(right.columns)
+    assert len(left) == len(right)
+    for column in left.columns:
+        a, b = left[column], right[column]
+        if pd.api.types.is_numeric_dtype(a):
+            assert a.dtype == b.dtype, column
+            np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+        else:
+            assert [None if pd.isna(v) else v for v in a] == [None if pd.isna(v) else v for v in b], column
+
+
+# --- visits.h5 --------------------------------------------------------------------------------
+
+
+def test_round_trip_with_extra_tables(tmp_path: Path, visits: pd.DataFrame, info: pd.DataFrame) -> None:
+    path = write_visits_h5(tmp_path / "visits.h5", visits, {"info": info})
+    _same_content(read_visits_h5(path), visits)
+    _same_content(read_visits_h5(path, key="info"), info)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["visits.h5"]
+
+
+def test_file_is_fixed_format_and_compressed(tmp_path: Path, visits: pd.DataFrame) -> None:
+    path = write_visits_h5(tmp_path / "visits.h5", visits, {"info": visits.head(1)})
+    with pd.HDFStore(path, mode="r") as store:
+        assert sorted(store.keys()) == ["/info", "/observations"]
+        assert not store.get_storer("observations").is_table
+    with tables.open_file(path) as handle:
+        arrays = [n for n in handle.walk_nodes("/", "CArray")]
+        assert arrays and all(
+            n.filters.complib == COMPLIB and n.filters.complevel == COMPLEVEL for n in arrays
+        )
+
+
+def test_string_columns_are_written_as_objects(tmp_path: Path, visits: pd.DataFrame) -> None:
+    """pandas 3's string dtype is not what goes to disk: object arrays of str, as pandas 2 writes."""
+    path = write_visits_h5(tmp_path / "visits.h5", visits)
+    with tables.open_file(path) as handle:
+        blocks = [n.read()[0] for n in handle.walk_nodes("/observations", "VLArray")]
+    assert blocks and all(b.dtype == object for b in blocks)
+    assert {type(v) for b in blocks for v in b.ravel()} == {str, type(None)}
+
+
+def test_empty_night_round_trips(tmp_path: Path, visits: pd.DataFrame) -> None:
+    empty = visits.iloc[:0]
+    path = write_visits_h5(tmp_path / "visits.h5", empty)
+    back = read_visits_h5(path)
+    assert list(back.columns) == list(visits.columns) and len(back) == 0
+    assert back["observationStartMJD"].dtype == np.float64 and back["observationId"].dtype == np.int64
+    assert visits_content_hash(back) == visits_content_hash(empty)
+
+
+@pytest.mark.parametrize(
+    ("mjd", "message"),
+    [
+        ([61000.1, np.nan], "missing or out-of-range"),
+        ([61000.1, np.inf], "missing or out-of-range"),
+        ([2461000.1], "missing or out-of-range"),
+        ([1000.0], "missing or out-of-range"),
+        (["61000.1"], "must be numeric"),
+    ],
+)
+def test_bad_mjds_are_refused(tmp_path: Path, mjd: list, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        write_visits_h5(tmp_path / "visits.h5", pd.DataFrame({"observationStartMJD": mjd}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_frames_and_keys_are_refused(tmp_path: Path, visits: pd.DataFrame) -> None:
+    with pytest.raises(InvalidInputError, match="no observationStartMJD"):
+        write_visits_h5(tmp_path / "v.h5", pd.DataFrame({"mjd": [61000.1]}))
+    with pytest.raises(InvalidInputError, match="must be a DataFrame"):
+        write_visits_h5(tmp_path / "v.h5", visits.to_dict())
+    for key in ("observations", "bad key", "1info", ""):
+        with pytest.raises(InvalidInputError, match="invalid table name"):
+            write_visits_h5(tmp_path / "v.h5", visits, {key: visits})
+    with pytest.raises(InvalidInputError, match="not a DataFrame"):
+        write_visits_h5(tmp_path / "v.h5", visits, {"info": [1, 2]})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_selects_nights(tmp_path: Path, visits: pd.DataFrame) -> None:
+    path = write_visits_h5(tmp_path / "visits.h5", visits)
+    nights = sorted({dayobs_of_mjd(m) for m in visits["observationStartMJD"]})
+    assert len(nights) == 2
+    first = read_visits_h5(path, nights=[nights[0]])
+    assert len(first) == 12 and {dayobs_of_mjd(m) for m in first["observationStartMJD"]} == {nights[0]}
+    both = read_visits_h5(path, nights=[nights[0].isoformat(), nights[1].strftime("%Y%m%d")])
+    assert len(both) == len(visits)
+    assert read_visits_h5(path, nights=["2020-01-01"]).empty
+    with pytest.raises(InvalidInputError, match="invalid dayobs"):
+        read_visits_h5(path, nights=["yesterday"])
+
+
+def test_vectorised_dayobs_agrees_with_dayobs_of_mjd() -> None:
+    rng = np.random.default_rng(3)
+    noon = 61000.5
+    mjd = np.concatenate(
+        [rng.uniform(60000, 62000, 20000), noon + np.array([-1e-6, -1e-9, 0.0, 1e-9, 1e-6, -0.5, 0.5])]
+    )
+    expected = [dayobs_of_mjd(m).toordinal() for m in mjd]
+    assert dayobs_ordinals(mjd).tolist() == expected
+    assert dt.date.fromordinal(int(dayobs_ordinals([noon])[0])) == dayobs_of_mjd(noon)
+
+
+def test_unreadable_files(tmp_path: Path, visits: pd.DataFrame) -> None:
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5 at all")
+    with pytest.raises(InvalidInputError, match="not a readable visits.h5"):
+        read_visits_h5(text)
+
+    good = write_visits_h5(tmp_path / "visits.h5", visits)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(InvalidInputError):
+        read_visits_h5(truncated)
+
+    with pytest.raises(InvalidInputError, match="has no 'rewards' table"):
+        read_visits_h5(good, key="rewards")
+    other = tmp_path / "other.h5"
+    visits.to_hdf(other, key="reward_df")
+    with pytest.raises(InvalidInputError, match="has no 'observations' table"):
+        read_visits_h5(other)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        read_visits_h5(tmp_path / "absent.h5")
+
+
+# --- content hash -----------------------------------------------------------------------------
+
+
+def test_hash_ignores_string_dtype_and_index_but_not_content(visits: pd.DataFrame) -> None:
+    digest = visits_content_hash(visits)
+    assert len(digest) == 32
+    as_objects = visits.astype({"band": object, "scheduler_note": object})
+    assert visits_content_hash(as_objects) == digest
+    assert visits_content_hash(visits.set_axis(range(100, 100 + len(visits)))) == digest
+    assert visits_content_hash(visits.assign(band=visits["band"].astype("category"))) == digest
+
+    changed = visits.copy()
+    changed.loc[3, "altitude"] += 1e-9
+    assert visits_content_hash(changed) != digest
+    assert visits_content_hash(visits.iloc[::-1]) != digest
+    assert visits_content_hash(visits.rename(columns={"band": "filter"})) != digest
+    assert visits_content_hash(visits.astype({"observationId": "float64"})) != digest
+    assert visits_content_hash(visits.assign(target_name="")) != digest  # "" is not missing
+
+
+def test_hash_canonicalizes_missing_values() -> None:
+    a = pd.DataFrame({"x": [1.0, np.nan, 0.0], "s": ["a", None, "b"]})
+    b = pd.DataFrame({"x": [1.0, -np.nan, -0.0], "s": pd.array(["a", pd.NA, "b"], dtype="string")})
+    assert visits_content_hash(a) == visits_content_hash(b)
+    ints = pd.DataFrame({"x": pd.array([1, None, 0], dtype="Int64"), "s": ["a", np.nan, "b"]})
+    assert visits_content_hash(ints) == visits_content_hash(a)
+
+
+def test_hash_follows_its_documented_canonical_form() -> None:
+    """The canonical form is a compatibility promise: a change here needs a new version tag."""
+    frame = pd.DataFrame(
+        {
+            "mjd": [61000.25, np.nan],
+            "id": [1, 2],
+            "band": ["g", None],
+            "flag": [True, False],
+            "t": pd.to_datetime(["1970-01-01T00:00:01Z", None]),
+        }
+    )
+
+    def name(text: str) -> bytes:
+        return struct.pack("<I", len(text.encode())) + text.encode()
+
+    canonical = b"".join(
+        [
+            b"vseq-visits-v1\n",
+            struct.pack("<QQ", 2, 5),
+            name("mjd") + b"f" + struct.pack("<d", 61000.25) + bytes.fromhex("000000000000f87f"),
+            name("id") + b"i" + struct.pack("<qq", 1, 2),
+            name("band") + b"s" + b"\x01" + name("g") + b"\x00",
+            name("flag") + b"b" + b"\x01\x00",
+            name("t") + b"t" + struct.pack("<qq", 1_000_000_000, -(2**63)),
+        ]
+    )
+    assert visits_content_hash(frame) == hashlib.sha256(canonical).digest()
+    assert (
+        visits_content_hash(frame).hex() == "e09010d6c303dca8006d5126f44bf4688a941c28ef2986f28c85ff6ac4c6a621"
+    )
+
+
+def test_hash_rejects_values_without_a_canonical_form() -> None:
+    with pytest.raises(InvalidInputError, match="column 'blob'"):
+        visits_content_hash(pd.DataFrame({"blob": [b"bytes"]}))
+
+
+def test_hash_is_the_same_in_another_process(tmp_path: Path, visits: pd.DataFrame) -> None:
+    path = write_visits_h5(tmp_path / "visits.h5", visits)
+    code = (
+        "import sys; from vseq_resources.visits import read_visits_h5, visits_content_hash;"
+        "print(visits_content_hash(read_visits_h5(sys.argv[1])).hex())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        ).stdout.strip()
+        for seed in ("1", "271828")
+    }
+    assert digests == {visits_content_hash(visits).hex()}
+
+
+# --- pandas 2 compatibility -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pandas2_python() -> Path:
+    """A Python with pandas 2.x, numpy 1.x and PyTables (built once with uv, then reused)."""
+    python = PANDAS2_VENV / "bin" / "python"
+    probe = "import pandas, tables; assert pandas.__version__.startswith('2.')"
+    if python.exists() and subprocess.run([python, "-c", probe], capture_output=True).returncode == 0:
+        return python
+    uv = [shutil.which("uv")] if shutil.which("uv") else [sys.executable, "-m", "uv"]
+    steps = [
+        [*uv, "venv", "--clear", str(PANDAS2_VENV), "--python", "3.11"],
+        [*uv, "pip", "install", "--python", str(python), "pandas>=2.2,<3", "numpy<2", "tables"],
+    ]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            pytest.fail(f"cannot build the pandas 2 environment: {result.stderr.strip()[-300:]}")
+    return python
+
+
+PANDAS2_READER = """
+import json, sys
+import pandas as pd
+sys.path.insert(0, sys.argv[2])
+from vseq_resources.visits import visits_content_hash
+out = {"pandas": pd.__version__}
+for key in ("observations", "info"):
+    frame = pd.read_hdf(sys.argv[1], key=key)
+    out[key] = {
+        "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
+        "values": json.loads(frame.to_json(orient="split", index=False, double_precision=15))["data"],
+        "types": {c: sorted({type(v).__name__ for v in frame[c]}) for c in frame.columns},
+    }
+out["hash"] = visits_content_hash(pd.read_hdf(sys.argv[1], key="observations")).hex()
+print(json.dumps(out))
+"""
+
+
+def test_pandas2_reads_our_files(
+    tmp_path: Path, pandas2_python: Path, visits: pd.DataFrame, info: pd.DataFrame
+) -> None:
+    path = write_visits_h5(tmp_path / "visits.h5", visits, {"info": info})
+    result = subprocess.run(
+        [pandas2_python, "-c", PANDAS2_READER, str(path), str(REPO)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seen = json.loads(result.stdout)
+    assert seen["pandas"].startswith("2.")
+    observations = seen["observations"]
+    assert observations["dtypes"]["band"] == "object" and observations["dtypes"]["observationId"] == "int64"
+    assert observations["types"]["band"] == ["str"]
+    assert observations["types"]["target_name"] == ["NoneType", "str"]
+    expected = json.loads(visits.to_json(orient="split", index=False, double_precision=15))["data"]
+    assert observations["values"] == expected
+    assert seen["info"]["values"] == info.to_numpy().tolist()
+    assert seen["hash"] == visits_content_hash(visits).hex()
+
+
+def test_we_read_a_pandas2_file(visits: pd.DataFrame, info: pd.DataFrame) -> None:
+    fixture = FIXTURES / "visits_pandas2.h5"
+    assert fixture.stat().st_size < 200_000
+    back = read_visits_h5(fixture)
+    _same_content(back, visits)
+    assert visits_content_hash(back) == visits_content_hash(visits)
+    _same_content(read_visits_h5(fixture, key="info"), info)
+    assert len(read_visits_h5(fixture, nights=[dayobs_of_mjd(61001.2)])) == 12
+
+
+# --- opsim sqlite <-> h5 ----------------------------------------------------------------------
+
+
+def _opsim_db(path: Path, visits: pd.DataFrame, info: pd.DataFrame) -> Path:
+    with sqlite3.connect(path) as conn:
+        visits.to_sql("observations", conn, index=False)
+        info.to_sql("info", conn, index=False)
+    conn.close()
+    return path
+
+
+def test_opsim_round_trip(tmp_path: Path, visits: pd.DataFrame, info: pd.DataFrame) -> None:
+    db = _opsim_db(tmp_path / "opsim.db", visits, info)
+    h5 = opsim_to_h5(db, tmp_path / "visits.h5")
+    _same_content(read_visits_h5(h5), visits)
+    _same_content(read_visits_h5(h5, key="info"), info)
+
+    back = h5_to_opsim(h5, tmp_path / "back.db")
+    with sqlite3.connect(back) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert sorted(names) == ["info", "observations"]
+        _same_content(pd.read_sql_query("SELECT * FROM observations", conn), visits)
+        _same_content(pd.read_sql_query("SELECT * FROM info", conn), info)
+    conn.close()
+    with pytest.raises(InvalidInputError, match="already exists"):
+        h5_to_opsim(h5, back)
+    h5_to_opsim(h5, back, overwrite=True)
+
+
+def test_opsim_conversion_errors(tmp_path: Path, visits: pd.DataFrame, info: pd.DataFrame) -> None:
+    no_observations = tmp_path / "info_only.db"
+    with sqlite3.connect(no_observations) as conn:
+        info.to_sql("info", conn, index=False)
+    conn.close()
+    with pytest.raises(InvalidInputError, match="no observations table"):
+        opsim_to_h5(no_observations, tmp_path / "visits.h5")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"\x00" * 4096)
+    with pytest.raises(InvalidInputError, match="not a readable opsim sqlite"):
+        opsim_to_h5(garbage, tmp_path / "visits.h5")
+    with pytest.raises(InvalidInputError):
+        h5_to_opsim(garbage, tmp_path / "out.db")
+    assert not (tmp_path / "visits.h5").exists() and not (tmp_path / "out.db").exists()
+
+
+# --- nightly statistics -----------------------------------------------------------------------
+
+
+def test_default_columns_match_the_reference() -> None:
+    assert DEFAULT_STATS_COLUMNS == ("altitude", "azimuth")
+
+
+def test_nightly_stats_match_pandas_describe(visits: pd.DataFrame) -> None:
+    visits = visits.copy()
+    visits.loc[5, "altitude"] = np.nan
+    stats = compute_nightly_stats(visits)
+    assert tuple(stats.columns) == NIGHTLY_STATS_COLUMNS
+    nights = [dayobs_of_mjd(m) for m in visits["observationStartMJD"]]
+    assert len(stats) == 2 * 2 * 2  # nights x columns x accumulated
+    assert stats["count"].dtype == np.int64
+    names = {"5%": "p05", "25%": "q1", "50%": "median", "75%": "q3", "95%": "p95"}
+    for row in stats.itertuples(index=False):
+        mask = [n == row.day_obs if not row.accumulated else n <= row.day_obs for n in nights]
+        described = visits.loc[mask, row.value_name].describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95])
+        assert row.count == described["count"]
+        for source, target in {**names, "mean": "mean", "std": "std", "min": "min", "max": "max"}.items():
+            assert getattr(row, target) == pytest.approx(described[source], rel=1e-12), (row, target)
+    first = stats[(stats.value_name == "altitude") & ~stats.accumulated].iloc[0]
+    assert first["count"] == 11
+
+
+def test_nightly_stats_selected_nights_and_columns(visits: pd.DataFrame) -> None:
+    second = dayobs_of_mjd(61001.2)
+    stats = compute_nightly_stats(visits, columns=["fieldRA", "no_such_column"], day_obs=second)
+    assert set(stats["value_name"]) == {"fieldRA"}
+    assert list(stats["day_obs"]) == [second, second]
+    assert dict(zip(stats["accumulated"], stats["count"], strict=True)) == {False: 12, True: 24}
+
+    empty_night = second + dt.timedelta(days=5)
+    stats = compute_nightly_stats(visits, day_obs=[empty_night])
+    tonight = stats[~stats.accumulated]
+    assert (tonight["count"] == 0).all() and tonight["mean"].isna().all()
+    assert (stats[stats.accumulated]["count"] == 24).all()
+
+    with pytest.raises(InvalidInputError, match="non-numeric column 'band'"):
+        compute_nightly_stats(visits, columns=["band"])
+    assert compute_nightly_stats(visits.iloc[:0]).empty
+
+
+def test_nightly_stats_from_consdb_day_obs() -> None:
+    consdb = pd.DataFrame({"day_obs": [20251120, 20251120, 20251121], "altitude": [40.0, 60.0, 80.0]})
+    stats = compute_nightly_stats(consdb, columns=["altitude"])
+    assert list(stats["day_obs"]) == [dt.date(2025, 11, 20)] * 2 + [dt.date(2025, 11, 21)] * 2
+    assert list(stats["mean"]) == [50.0, 50.0, 80.0, 60.0]
