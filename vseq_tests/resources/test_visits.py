@@ -289,7 +289,7 @@ def pandas2_python() -> Path:
         return python
     uv = [shutil.which("uv")] if shutil.which("uv") else [sys.executable, "-m", "uv"]
     steps = [
-        [*uv, "venv", "--clear", str(PANDAS2_VENV), "--python", "3.11"],
+        [*uv, "venv", "--clear", str(PANDAS2_VENV), "--python", sys.executable],
         [*uv, "pip", "install", "--python", str(python), "pandas>=2.2,<3", "numpy<2", "tables"],
     ]
     for step in steps:
