@@ -284,7 +284,7 @@ class VisitSequenceArchive:
                 for file_type, stored in side_files.items():
                     self.metadata.register_file(seq_uuid, file_type, stored.sha256, stored.url, conn=conn)
                 for stored in written:
-                    self._record_checksum(seq_uuid, stored, conn)
+                    self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
                 if stats_frame is not None and len(stats_frame):
                     self.metadata.insert_nightly_stats(seq_uuid, stats_frame, conn=conn)
         log.info("recorded %s %s (%d visits) at %s", table, seq_uuid, len(visits), visitseq_url)
@@ -337,7 +337,7 @@ class VisitSequenceArchive:
                     written.append(stored)
                     with self.metadata.transaction() as conn:
                         self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
-                        self._record_checksum(seq_uuid, stored, conn)
+                        self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
             return stored.url
         file_type = _check_text("file type", file_type, MAX_TAG_LENGTH)
         if name is None:
@@ -352,13 +352,13 @@ class VisitSequenceArchive:
             stored = self.store.put_file(
                 telescope, creation_day_obs, seq_uuid, source, name, overwrite=update, progress=progress
             )
-            if stored.url != existing.get(file_type):
+            if stored.url != existing.get(file_type, (None, None))[0]:
                 written.append(stored)
             with self.metadata.transaction() as conn:
                 self.metadata.register_file(
                     seq_uuid, file_type, stored.sha256, stored.url, update=update, conn=conn
                 )
-                self._record_checksum(seq_uuid, stored, conn)
+                self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
         return stored.url
 
     def record_package_environment(self, packages: list[dict] | None = None) -> bytes:
@@ -441,7 +441,7 @@ class VisitSequenceArchive:
             url = self.metadata.get_visitseq_url(seq_uuid)
             if not url:
                 raise NotFoundError(f"sequence {seq_uuid} has no stored visits")
-            expected = self._get_checksum(url)
+            expected = self.metadata.get_checksum(url)
         else:
             url, expected = self.metadata.get_file(seq_uuid, file_type)
         if destination.suffix.lower() in OPSIM_SUFFIXES and file_type == VISITS_FILE_TYPE:
@@ -494,21 +494,11 @@ class VisitSequenceArchive:
 
     def file_references(self) -> list[FileReference]:
         """Every file the metadata points at, with its recorded SHA-256 when there is one."""
-        if hasattr(self.metadata, "file_references"):
-            return [FileReference(*ref) for ref in self.metadata.file_references()]
-        # Until the metadata layer lists references itself: the visits URL of every sequence
-        # (checksum from record_checksum, when recorded) and every row of ``files``.
-        refs: list[FileReference] = []
-        for key, url in self.metadata._rows(
-            "SELECT visitseq_uuid, visitseq_url FROM visitseq WHERE visitseq_url IS NOT NULL"
-        ):
-            checksum = self._get_checksum(url)
-            refs.append(FileReference(as_uuid(key), VISITS_FILE_TYPE, url, checksum))
-        for key, file_type, url, sha in self.metadata._rows(
-            "SELECT visitseq_uuid, file_type, file_url, file_sha256 FROM files WHERE file_url IS NOT NULL"
-        ):
-            refs.append(FileReference(as_uuid(key), file_type, url, bytes(sha) if sha is not None else None))
-        return refs
+        rows = self.metadata.file_references().to_dict(orient="records")
+        return [
+            FileReference(as_uuid(r["visitseq_uuid"]), r["file_type"], r["file_url"], r["file_sha256"] or None)
+            for r in rows
+        ]
 
     def verify(
         self,
@@ -553,8 +543,8 @@ class VisitSequenceArchive:
                     progress(done, len(inside))
         cutoff = (now or dt.datetime.now(dt.UTC)) - grace
         for entry in self.store.walk_files():
-            if entry.url in referenced:
-                continue
+            if entry.url in referenced or not entry.name or entry.url.endswith("/"):
+                continue  # (object stores may list directory markers: they are not files)
             modified = self._modified(entry.url)
             if modified is not None and modified > cutoff:
                 report.young_orphans.append(entry.url)
@@ -591,15 +581,26 @@ class VisitSequenceArchive:
 
     @contextmanager
     def _rollback_files_on_error(self, written: list[StoredFile]) -> Iterator[None]:
-        """Remove the files this call wrote when what follows fails, then re-raise."""
+        """Remove the files this call wrote when what follows fails, then re-raise.
+
+        A file is removed only when the database positively says no committed row vouches for
+        it: its checksum is recorded in the same transaction as the rows, so a failure reported
+        by the commit itself (the transaction may have committed) keeps a file whose checksum is
+        there. When the database cannot be asked, the file stays: an orphan that ``verify``
+        reports is better than a row pointing at a deleted file.
+        """
         try:
             yield
         except BaseException:
             for stored in reversed(written):
                 try:
+                    if self.metadata.get_checksum(stored.url) == stored.sha256:
+                        continue  # committed after all: the rows refer to this file
                     self.store.delete(stored.url)
                 except Exception:  # noqa: BLE001 - report and keep cleaning; the original error wins
-                    log.error("could not remove %s after a failed write: verify will list it as an orphan", stored.url)
+                    log.error(
+                        "could not remove %s after a failed write: verify will list it as an orphan", stored.url
+                    )
             raise
 
     @contextmanager
@@ -618,17 +619,6 @@ class VisitSequenceArchive:
             h5_path = Path(tmp) / "visits.h5"
             convert(source, h5_path)
             yield h5_path
-
-    def _record_checksum(self, seq_uuid: uuidlib.UUID, stored: StoredFile, conn: Any) -> None:
-        """Record the SHA-256 of a stored file (the visits.h5 file has no ``files`` row), when the
-        metadata layer keeps such records; otherwise the file is checked against nothing."""
-        record = getattr(self.metadata, "record_checksum", None)
-        if record is not None:
-            record(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
-
-    def _get_checksum(self, url: str) -> bytes | None:
-        lookup = getattr(self.metadata, "get_checksum", None)
-        return lookup(url) if lookup is not None else None
 
     def _check_sha256(self, url: str, local: Path, expected: bytes | None) -> None:
         from .errors import IntegrityError

@@ -417,6 +417,8 @@ class ArchiveStore:
                 relative = directory.relative_to(self.base) or ""
                 parts = [p for p in relative.split("/") if p]
                 for name in files:
+                    if not name or name.endswith("/"):
+                        continue  # a directory marker some object stores list: not a file
                     url = str(directory.join(name))
                     entry = _parse_entry(url, parts, name)
                     if entry is None:
