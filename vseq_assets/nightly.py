@@ -1,0 +1,344 @@
+"""``vseq-nightly [DAYOBS]``: archive one night's completed visits through Dagster, from scratch.
+
+On a machine with nothing configured this:
+
+1. starts the embedded PostgreSQL server (metadata archive, Dagster's run storage, local ConsDB);
+2. prepares the local ConsDB (official schemas) with the nights up to DAYOBS, simulated with
+   rubin_scheduler's offline default survey when they are not there yet;
+3. sets up a Dagster instance under the state directory from the project's ``dagster.yaml``;
+4. materializes ``<telescope>/consdb_visits`` -> ``completed_visits`` + ``completed_metadata``
+   (and their checks) for DAYOBS with the same jobs the schedules run;
+5. prints what was archived and how to open the Dagster UI on it.
+
+Whatever is configured is used instead: ``VSEQ_DATABASE_URL``/``VSARCHIVE_PG*`` (archive),
+``VSEQ_ARCHIVE_URI`` (store), ``VSEQ_CONSDB_URL``/``VSEQ_CONSDB_REST_URL`` (a real ConsDB: nothing
+is simulated then), ``VSEQ_DAGSTER_PG_URL`` (Dagster's storage).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vseq_resources.config import TELESCOPES, ArchiveSettings
+from vseq_resources.dayobs import dayobs_int, parse_dayobs, today_dayobs
+
+DAGSTER_PG_URL_ENV = "VSEQ_DAGSTER_PG_URL"
+DAGSTER_DATABASE = "dagster"
+CONSDB_DATABASE = "consdb"
+DEFAULT_SCHEDULER = "vseq_resources.simulation.default_config:get_scheduler"
+AUXTEL_HOURS = 3.0
+"""AuxTel observes part of a night: its simulated nights are cut to this many hours."""
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+class Progress:
+    """Numbered steps with their duration, on stderr; results go to stdout."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.number = 0
+        self.started = time.monotonic()
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        self.number += 1
+        click.echo(f"[{self.number}/{self.total}] {title} ...", err=True)
+        start = time.monotonic()
+        yield
+        click.echo(f"      done in {time.monotonic() - start:.1f} s", err=True)
+
+    def note(self, text: str) -> None:
+        click.echo(f"      {text}", err=True)
+
+
+# -- instance ---------------------------------------------------------------------------------
+
+
+def instance_template() -> Path:
+    """The project's ``dagster.yaml``: shipped in the package, or at the repository root."""
+    packaged = Path(__file__).with_name("dagster.yaml")
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def prepare_dagster_home(state_dir: Path) -> Path:
+    """``<state dir>/dagster_home`` holding a copy of the project's ``dagster.yaml``."""
+    home = state_dir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(instance_template(), home / "dagster.yaml")
+    return home
+
+
+def dagster_storage_url(settings: ArchiveSettings) -> str:
+    """``$VSEQ_DAGSTER_PG_URL``, else database ``dagster`` of the embedded server (created if needed)."""
+    configured = os.environ.get(DAGSTER_PG_URL_ENV)
+    if configured:
+        return configured
+    from vseq_resources.dagster_resources import ensure_database
+    from vseq_resources.embedded import embedded_database_url
+
+    return ensure_database(embedded_database_url(settings.state_dir), DAGSTER_DATABASE)
+
+
+# -- the local ConsDB -------------------------------------------------------------------------
+
+
+def consdb_is_configured() -> bool:
+    from vseq_resources.dagster_resources import CONSDB_REST_URL_ENV, CONSDB_URL_ENV
+
+    return bool(os.environ.get(CONSDB_URL_ENV) or os.environ.get(CONSDB_REST_URL_ENV))
+
+
+def nights_present(engine: Any, instrument: str, nights: Sequence[dt.date]) -> dict[dt.date, int]:
+    """Visits per night already in the local ConsDB."""
+    import sqlalchemy as sa
+
+    from vseq_resources.consdb.local import create_consdb_schema
+
+    create_consdb_schema(engine, instrument)
+    query = sa.text(
+        f"SELECT day_obs, count(*) FROM cdb_{instrument}.visit1 WHERE day_obs = ANY(:nights) GROUP BY day_obs"
+    )
+    with engine.connect() as conn:
+        counts = dict(conn.execute(query, {"nights": [dayobs_int(n) for n in nights]}).all())
+    return {night: int(counts.get(dayobs_int(night), 0)) for night in nights}
+
+
+def fill_local_consdb(
+    state_dir: Path, telescopes: Sequence[str], nights: Sequence[dt.date], progress: Progress
+) -> dict[str, dict[dt.date, int]]:
+    """Simulate and record, in the local ConsDB, every (telescope, night) that has no visits yet."""
+    import sqlalchemy as sa
+
+    from vseq_resources.consdb.instruments import instrument_for
+    from vseq_resources.consdb.local import fill_nights
+    from vseq_resources.dagster_resources import local_consdb_url
+
+    engine = sa.create_engine(local_consdb_url(state_dir, CONSDB_DATABASE))
+    filled: dict[str, dict[dt.date, int]] = {}
+    try:
+        for telescope in telescopes:
+            instrument = instrument_for(telescope)
+            present = nights_present(engine, instrument, nights)
+            for night in nights:
+                if present[night]:
+                    progress.note(f"{telescope} {night}: {present[night]} visits already in the local ConsDB")
+                    continue
+                progress.note(f"{telescope} {night}: simulating the night with rubin_scheduler ...")
+                start = time.monotonic()
+                visits = simulate_night(telescope, night, state_dir)
+                counts = fill_nights(engine, instrument, visits)
+                present[night] = counts.get(dayobs_int(night), 0)
+                progress.note(
+                    f"{telescope} {night}: {present[night]} visits recorded as ConsDB rows "
+                    f"({time.monotonic() - start:.0f} s)"
+                )
+            filled[telescope] = present
+    finally:
+        engine.dispose()
+    return filled
+
+
+def simulate_night(telescope: str, night: dt.date, state_dir: Path) -> Any:
+    """One night of the offline default survey (AuxTel: the first hours of it)."""
+    from vseq_resources.simulation import run_simulation
+
+    # sim_runner prints its progress on stdout, which is for the results here.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_simulation(
+            DEFAULT_SCHEDULER,
+            day_obs=night,
+            nights=1,
+            telescope=telescope,
+            site_data_dir=state_dir / "site_data",
+            duration_hours=AUXTEL_HOURS if telescope == "auxtel" else None,
+        )
+    return result.observations
+
+
+# -- materializing ----------------------------------------------------------------------------
+
+
+@dataclass
+class NightResult:
+    telescope: str
+    success: bool
+    run_id: str
+    metadata: dict[str, Any]
+    checks: dict[str, bool]
+    error: str | None = None
+
+
+def materialize_night(telescope: str, night: dt.date, instance: Any) -> NightResult:
+    """Run the telescope's completed-night job (as its schedule would) for one partition."""
+    from dagster import AssetKey
+
+    from vseq_assets.definitions import build_definitions
+
+    # Built now, not at import: the resources follow the environment this command has set up.
+    job = build_definitions().resolve_job_def(f"{telescope}_completed_night")
+    result = job.execute_in_process(
+        partition_key=night.isoformat(),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"vseq/launched_by": "vseq-nightly"},
+    )
+    metadata: dict[str, Any] = {}
+    key = AssetKey([telescope, "completed_visits"])
+    for event in result.get_asset_materialization_events():
+        if event.materialization.asset_key == key:
+            metadata = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    error = None
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        error = str(failures[0].step_failure_data.error.message).strip() if failures else "the run failed"
+    return NightResult(telescope, result.success, result.run_id, metadata, checks, error)
+
+
+def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
+    env = {
+        "DAGSTER_HOME": str(dagster_home),
+        DAGSTER_PG_URL_ENV: storage_url,
+        "VSEQ_STATE_DIR": str(state_dir),
+    }
+    for name in ("VSEQ_PARTITIONS_START", "VSEQ_DATABASE_URL", "VSEQ_ARCHIVE_URI", "VSARCHIVE_PGSCHEMA"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    dagster = Path(sys.executable).with_name("dagster")
+    program = str(dagster) if dagster.exists() else "dagster"
+    assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    return f"{assignments} \\\n    {program} dev -m vseq_assets.definitions -p 3000"
+
+
+# -- command ----------------------------------------------------------------------------------
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("dayobs", required=False)
+@click.option(
+    "--telescope",
+    "telescopes",
+    multiple=True,
+    type=click.Choice(TELESCOPES),
+    help="Telescope to archive (repeatable; default: all).",
+)
+@click.option(
+    "--nights",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 14),
+    help="Nights up to DAYOBS to have in the local ConsDB (simulated when missing).",
+)
+@click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: $VSEQ_STATE_DIR."
+)
+def main(dayobs: str | None, telescopes: tuple[str, ...], nights: int, state_dir: Path | None) -> None:
+    """Archive the completed visits of DAYOBS (default: the night that just ended) via Dagster.
+
+    DAYOBS is YYYY-MM-DD or YYYYMMDD (the date in UTC-12).
+    """
+    from vseq_resources.errors import VseqError
+
+    if state_dir is not None:
+        os.environ["VSEQ_STATE_DIR"] = str(state_dir.expanduser().resolve())
+    try:
+        night = parse_dayobs(dayobs) if dayobs else today_dayobs() - dt.timedelta(days=1)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="DAYOBS") from None
+    try:
+        run(night, telescopes or TELESCOPES, nights)
+    except VseqError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def run(night: dt.date, telescopes: Sequence[str], n_nights: int) -> list[NightResult]:
+    from vseq_assets.partitions import is_complete, partitions_start
+
+    if not is_complete(night.isoformat()):
+        raise click.ClickException(
+            f"dayobs {night} has not ended yet (it ends at {night + dt.timedelta(days=1)} 12:00 UTC)"
+        )
+    if night < partitions_start():
+        raise click.ClickException(
+            f"dayobs {night} is before the first partition {partitions_start()} (set VSEQ_PARTITIONS_START)"
+        )
+    settings = ArchiveSettings.from_env()
+    state_dir = settings.state_dir
+    progress = Progress(total=4)
+    click.echo(
+        f"vseq-nightly: archiving dayobs {night} for {', '.join(telescopes)} (state in {state_dir})", err=True
+    )
+
+    with progress.step("Databases (embedded PostgreSQL unless configured)"):
+        storage_url = dagster_storage_url(settings)
+        if settings.uses_embedded_database:
+            progress.note(f"embedded server in {state_dir / 'pgdata'}")
+        from vseq_resources.archive import VisitSequenceArchive
+
+        archive = VisitSequenceArchive.open(settings)
+        progress.note(f"archive: schema {settings.schema!r}, store {settings.store_uri}")
+
+    with progress.step("ConsDB"):
+        if consdb_is_configured():
+            progress.note("using the configured ConsDB; nothing is simulated")
+        else:
+            wanted = [night - dt.timedelta(days=i) for i in range(n_nights - 1, -1, -1)]
+            fill_local_consdb(state_dir, telescopes, wanted, progress)
+
+    with progress.step("Dagster instance"):
+        dagster_home = prepare_dagster_home(state_dir)
+        os.environ[DAGSTER_PG_URL_ENV] = storage_url
+        os.environ["DAGSTER_HOME"] = str(dagster_home)
+        from dagster import DagsterInstance
+
+        instance = DagsterInstance.get()
+        progress.note(f"DAGSTER_HOME={dagster_home} (run storage in PostgreSQL)")
+
+    results = []
+    with progress.step(f"Materializing dayobs {night}"):
+        for telescope in telescopes:
+            progress.note(f"{telescope}: consdb_visits -> completed_visits + completed_metadata, with checks")
+            results.append(materialize_night(telescope, night, instance))
+
+    click.echo("")
+    for result in results:
+        md = result.metadata
+        status = "OK" if result.success else "FAILED"
+        click.echo(f"{result.telescope} {night}: {status} (Dagster run {result.run_id})")
+        if md:
+            click.echo(f"  sequence  {md.get('uuid')}  ({md.get('status')})")
+            click.echo(f"  visits    {md.get('visit_count')}  bands {md.get('bands')}")
+            click.echo(f"  url       {md.get('url')}")
+        for name, passed in sorted(result.checks.items()):
+            click.echo(f"  check     {name}: {'passed' if passed else 'FAILED'}")
+        if result.error:
+            click.echo(f"  error     {result.error}")
+    click.echo("")
+    click.echo("Browse the runs, assets and partitions in the Dagster UI (then open http://127.0.0.1:3000):")
+    click.echo(f"  {ui_command(Path(os.environ['DAGSTER_HOME']), storage_url, state_dir)}")
+    archive.metadata.close()
+    if not all(result.success for result in results):
+        raise SystemExit(1)
+    return results
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

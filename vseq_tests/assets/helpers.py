@@ -1,0 +1,43 @@
+"""Run the real per-telescope assets and checks through ``dagster.materialize``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
+
+from vseq_assets.checks import completed_checks
+from vseq_assets.completed import completed_sequence_assets
+from vseq_assets.consdb import consdb_visits_asset
+
+
+def materialize_night(
+    telescope: str,
+    night: str,
+    resources: dict[str, Any],
+    *,
+    instance: DagsterInstance | None = None,
+    raise_on_error: bool = True,
+) -> ExecuteInProcessResult:
+    return materialize(
+        [consdb_visits_asset(telescope), completed_sequence_assets(telescope), *completed_checks(telescope)],
+        partition_key=night,
+        resources=resources,
+        instance=instance,
+        raise_on_error=raise_on_error,
+    )
+
+
+def materialized(result: ExecuteInProcessResult, telescope: str, name: str) -> dict[str, Any]:
+    """Metadata values of the materialization of ``<telescope>/<name>`` in a run."""
+    key = AssetKey([telescope, name])
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization.asset_key == key:
+            return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    raise AssertionError(f"{key.to_user_string()} was not materialized")
+
+
+def check_results(result: ExecuteInProcessResult) -> dict[str, Any]:
+    """Check name -> evaluation of every asset check of a run."""
+    return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}

@@ -1,0 +1,182 @@
+"""Materialize completed nights for real: ConsDB (SQL and REST) -> archive, with the checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster import EnvVar
+
+from vseq_resources.consdb.local import fill_nights
+from vseq_resources.dagster_resources import ArchiveResource, RestConsDBResource, SqlConsDBResource
+from vseq_resources.dayobs import dayobs_of
+from vseq_resources.visits import read_visits_h5
+from vseq_tests.assets.conftest import EMPTY_NIGHT, LATISS_VISITS, LSSTCAM_VISITS, NIGHT, REST_TOKEN
+from vseq_tests.assets.helpers import check_results, materialize_night, materialized
+from vseq_tests.resources.consdb.synthetic import synthetic_night
+
+
+def _completed_rows(archive: ArchiveResource, telescope: str, night: str) -> list[dict]:
+    vsa = archive.open()
+    try:
+        return vsa.find_sequences("completed", telescope=telescope, first_day_obs=night, last_day_obs=night)
+    finally:
+        vsa.metadata.close()
+
+
+def test_normal_night(archive_resource: ArchiveResource, consdb_url: str) -> None:
+    resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
+    result = materialize_night("simonyi", NIGHT, resources)
+    assert result.success
+
+    visits_md = materialized(result, "simonyi", "completed_visits")
+    row_md = materialized(result, "simonyi", "completed_metadata")
+    consdb_md = materialized(result, "simonyi", "consdb_visits")
+    assert visits_md["uuid"] == row_md["uuid"]
+    assert visits_md["visit_count"] == LSSTCAM_VISITS == consdb_md["visit_count"]
+    assert visits_md["new_sequence"] is True
+    created = dt.datetime.fromtimestamp(row_md["creation_time"], dt.UTC)
+    creation_dayobs = dayobs_of(created).isoformat()
+    assert visits_md["url"].endswith(f"/simonyi/{creation_dayobs}/{visits_md['uuid']}/visits.h5")
+    assert set(visits_md["bands"].replace(" ", "").split(",")) >= {"g:50", "r:50", "i:20"}
+    assert visits_md["first_visit_time"] < visits_md["last_visit_time"]
+    assert len(visits_md["preview"].records) == 8
+
+    checks = check_results(result)
+    assert checks["visits_file_reads_back"].passed, checks["visits_file_reads_back"].description
+    assert checks["metadata_row_points_at_visits"].passed
+
+    rows = _completed_rows(archive_resource, "simonyi", NIGHT)
+    assert [str(r["visitseq_uuid"]) for r in rows] == [visits_md["uuid"]]
+    row = rows[0]
+    assert row["first_day_obs"] == row["last_day_obs"] == dt.date(2025, 10, 16)
+    assert "v.day_obs = 20251016" in row["query"] and "cdb_lsstcam.visit1" in row["query"]
+    visits = read_visits_h5(row["visitseq_url"])
+    assert len(visits) == LSSTCAM_VISITS
+    assert visits["observationStartMJD"].is_monotonic_increasing
+
+    vsa = archive_resource.open()
+    try:
+        stats = vsa.metadata.query_nightly_stats(row["visitseq_uuid"])
+    finally:
+        vsa.metadata.close()
+    nightly = stats[(stats["value_name"] == "altitude") & ~stats["accumulated"]]
+    assert int(nightly["count"].iloc[0]) == LSSTCAM_VISITS
+    assert {"airmass", "seeingFwhmEff", "fiveSigmaDepth"} <= set(stats["value_name"])
+
+
+def test_empty_night_is_a_valid_sequence(archive_resource: ArchiveResource, consdb_url: str) -> None:
+    resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
+    result = materialize_night("simonyi", EMPTY_NIGHT, resources)
+    assert result.success
+    visits_md = materialized(result, "simonyi", "completed_visits")
+    assert visits_md["visit_count"] == 0
+    assert visits_md["bands"] == "none"
+    assert all(check.passed for check in check_results(result).values())
+    (row,) = _completed_rows(archive_resource, "simonyi", EMPTY_NIGHT)
+    assert row["first_day_obs"] == row["last_day_obs"] == dt.date(2025, 10, 17)
+    assert len(read_visits_h5(row["visitseq_url"])) == 0
+
+
+def test_rerun_same_content_then_changed_content(
+    archive_resource: ArchiveResource, consdb_url: str, consdb_engine: sa.Engine
+) -> None:
+    night = "2025-10-20"
+    fill_nights(consdb_engine, "lsstcam", synthetic_night(night, 40, seed=5))
+    resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
+
+    first = materialized(materialize_night("simonyi", night, resources), "simonyi", "completed_metadata")
+    again = materialize_night("simonyi", night, resources)
+    second = materialized(again, "simonyi", "completed_metadata")
+    assert second["uuid"] == first["uuid"]
+    assert second["new_sequence"] is False
+    assert second["status"].startswith("unchanged")
+    assert all(check.passed for check in check_results(again).values())
+    assert len(_completed_rows(archive_resource, "simonyi", night)) == 1
+
+    # The night is re-processed: one visit fewer, in ConsDB.
+    fill_nights(consdb_engine, "lsstcam", synthetic_night(night, 39, seed=5))
+    changed = materialize_night("simonyi", night, resources)
+    third = materialized(changed, "simonyi", "completed_metadata")
+    assert third["uuid"] != first["uuid"]
+    assert third["new_sequence"] is True
+    assert third["supersedes"] == first["uuid"]
+    assert third["status"].startswith("changed")
+    assert materialized(changed, "simonyi", "completed_visits")["visit_count"] == 39
+    rows = _completed_rows(archive_resource, "simonyi", night)
+    assert [str(r["visitseq_uuid"]) for r in rows] == [third["uuid"], first["uuid"]]
+
+
+def test_rest_backed_run(
+    archive_resource: ArchiveResource, rest_base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VSEQ_TEST_CONSDB_TOKEN", REST_TOKEN)
+    consdb = RestConsDBResource(base_url=rest_base_url, token=EnvVar("VSEQ_TEST_CONSDB_TOKEN"))
+    result = materialize_night("auxtel", NIGHT, {"archive": archive_resource, "consdb": consdb})
+    assert result.success
+    visits_md = materialized(result, "auxtel", "completed_visits")
+    assert visits_md["visit_count"] == LATISS_VISITS
+    assert all(check.passed for check in check_results(result).values())
+    (row,) = _completed_rows(archive_resource, "auxtel", NIGHT)
+    assert "cdb_latiss.visit1" in row["query"]
+    # The token never reaches what Dagster records.
+    for event in result.all_events:
+        assert REST_TOKEN not in str(event)
+
+
+def test_rest_wrong_token_fails_clearly(archive_resource: ArchiveResource, rest_base_url: str) -> None:
+    consdb = RestConsDBResource(base_url=rest_base_url, token="not-the-token", retries=0)
+    result = materialize_night(
+        "auxtel", NIGHT, {"archive": archive_resource, "consdb": consdb}, raise_on_error=False
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("auxtel__consdb_visits")
+    assert failure is not None and "refused the access token" in str(failure.error)
+    assert _completed_rows(archive_resource, "auxtel", NIGHT) == []
+
+
+def test_check_fails_on_tampered_file(archive_resource: ArchiveResource, consdb_url: str) -> None:
+    resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
+    first = materialize_night("simonyi", NIGHT, resources)
+    url = materialized(first, "simonyi", "completed_visits")["url"]
+    path = url.removeprefix("file://")
+    frame = pd.read_hdf(path, key="observations")
+    frame.loc[0, "fieldRA"] += 1.0  # a plausible, silent corruption of one visit
+    frame.to_hdf(path, key="observations", mode="a")
+
+    # Same ConsDB content: the existing sequence is reused, and the check reads it back.
+    rerun = materialize_night("simonyi", NIGHT, resources, raise_on_error=False)
+    assert materialized(rerun, "simonyi", "completed_visits")["new_sequence"] is False
+    checks = check_results(rerun)
+    assert not checks["visits_file_reads_back"].passed
+    assert "content hash" in checks["visits_file_reads_back"].description
+    assert "file checksum" in checks["visits_file_reads_back"].description
+    assert checks["metadata_row_points_at_visits"].passed
+    assert uuid.UUID(materialized(rerun, "simonyi", "completed_visits")["uuid"])
+
+
+def test_concurrent_runs_of_one_night_record_one_sequence(
+    archive_resource: ArchiveResource, consdb_url: str
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vseq_assets.completed import archive_completed_night
+
+    consdb = SqlConsDBResource(url=consdb_url)
+    _, visits = consdb.night_opsim_visits("simonyi", NIGHT)
+    query = consdb.night_query("simonyi", NIGHT)
+    vsa = archive_resource.open()
+    try:
+        def archive_once(_: int):
+            return archive_completed_night(vsa, "simonyi", NIGHT, visits, query=query)
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(archive_once, range(4)))
+    finally:
+        vsa.metadata.close()
+    assert sum(result.created for result in results) == 1
+    assert len({result.uuid for result in results}) == 1
+    assert len(_completed_rows(archive_resource, "simonyi", NIGHT)) == 1

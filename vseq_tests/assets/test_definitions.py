@@ -1,0 +1,132 @@
+"""The definitions as Dagster loads them, the partitions, schedules, resources and instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, EnvVar, build_schedule_context
+
+from vseq_assets.definitions import defs
+from vseq_assets.nightly import instance_template, prepare_dagster_home
+from vseq_assets.partitions import completed_partitions, dayobs_partitions, is_complete, prenight_partitions
+from vseq_resources.dagster_resources import (
+    LocalConsDBResource,
+    RestConsDBResource,
+    SqlConsDBResource,
+    consdb_resource_from_env,
+)
+from vseq_tests.assets.conftest import LSSTCAM_VISITS, NIGHT
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_definitions_load_like_dagster_dev(tmp_path: Path, dagster_pg_url: str) -> None:
+    """workspace.yaml + the project's dagster.yaml, through a gRPC code server, as `dagster dev`."""
+    home = prepare_dagster_home(tmp_path)
+    env = dict(os.environ, DAGSTER_HOME=str(home), VSEQ_DAGSTER_PG_URL=dagster_pg_url)
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml", "--load-with-grpc"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Validation successful for code location vseq" in result.stdout + result.stderr
+
+
+def test_asset_keys_and_jobs() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    for telescope in ("simonyi", "auxtel"):
+        names = ("consdb_visits", "completed_visits", "completed_metadata")
+        assert {f"{telescope}/{name}" for name in names} <= keys
+        job = defs.resolve_job_def(f"{telescope}_completed_night")
+        assert job.partitions_def == completed_partitions
+        checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+        assert {"visits_file_reads_back", "metadata_row_points_at_visits"} <= checks
+    metadata_node = graph.get(AssetKey(["simonyi", "completed_metadata"]))
+    assert AssetKey(["simonyi", "completed_visits"]) in metadata_node.parent_keys
+
+
+def test_dayobs_partitions() -> None:
+    parts = dayobs_partitions(start="2025-10-01")
+    window = parts.time_window_for_partition_key("2025-10-16")
+    assert window.start == dt.datetime(2025, 10, 16, 12, tzinfo=dt.UTC)
+    assert window.end == dt.datetime(2025, 10, 17, 12, tzinfo=dt.UTC)
+    # 11:59 UTC on the 17th: night 16 is not over, so the newest completed partition is the 15th;
+    # the pre-night partitions already include the coming night (the 16th).
+    before = dt.datetime(2025, 10, 17, 11, 59, tzinfo=dt.UTC)
+    assert parts.get_partition_keys(current_time=before)[-1] == "2025-10-15"
+    prenight = dayobs_partitions(1, start="2025-10-01")
+    assert prenight.get_partition_keys(current_time=before)[-1] == "2025-10-16"
+    after = dt.datetime(2025, 10, 17, 12, 1, tzinfo=dt.UTC)
+    assert parts.get_partition_keys(current_time=after)[-1] == "2025-10-16"
+    assert not is_complete("2025-10-16", now=before) and is_complete("2025-10-16", now=after)
+    assert prenight_partitions.end_offset == 1 and completed_partitions.end_offset == 0
+
+
+def test_partition_start_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VSEQ_PARTITIONS_START", "20250901")
+    assert dayobs_partitions().start.date() == dt.date(2025, 9, 1)
+
+
+@pytest.mark.parametrize("telescope", ["simonyi", "auxtel"])
+def test_schedule_materializes_the_night_that_ended(telescope: str) -> None:
+    schedule = defs.resolve_schedule_def(f"{telescope}_completed_night_schedule")
+    assert schedule.execution_timezone == "Etc/GMT+12"
+    with DagsterInstance.ephemeral() as instance:
+        tick = dt.datetime(2025, 10, 17, 12, 30, tzinfo=dt.UTC)  # 00:30 dayobs time on the 17th
+        context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2025-10-16"]
+
+
+def test_consdb_resource_chosen_by_environment() -> None:
+    rest = consdb_resource_from_env(
+        {"VSEQ_CONSDB_REST_URL": "https://consdb.example/consdb", "VSEQ_CONSDB_TOKEN": "secret"}
+    )
+    assert isinstance(rest, RestConsDBResource)
+    assert rest.token == EnvVar("VSEQ_CONSDB_TOKEN")  # the secret itself is never in the config
+    sql = consdb_resource_from_env({"VSEQ_CONSDB_URL": "postgresql+psycopg2://reader@consdb/exposurelog"})
+    assert isinstance(sql, SqlConsDBResource) and sql.password is None
+    assert isinstance(consdb_resource_from_env({}), LocalConsDBResource)
+
+
+def test_instance_from_dagster_yaml_runs_a_partition(
+    tmp_path: Path, dagster_pg_url: str, archive_resource, consdb_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's dagster.yaml gives a PostgreSQL-backed, queued instance; a job runs on it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(instance_template(), home / "dagster.yaml")
+    monkeypatch.setenv("VSEQ_DAGSTER_PG_URL", dagster_pg_url)
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        run_config = instance.get_concurrency_config().run_queue_config
+        assert run_config.max_concurrent_runs == 4
+        assert {"key": "dagster/backfill", "limit": 2} in run_config.tag_concurrency_limits
+        settings = instance.get_settings("telemetry")
+        assert settings.get("enabled") is False and instance.get_settings("nux").get("enabled") is False
+
+        job = defs.resolve_job_def("simonyi_completed_night")
+        result = job.execute_in_process(
+            partition_key=NIGHT,
+            instance=instance,
+            resources={"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)},
+        )
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        assert run.status == DagsterRunStatus.SUCCESS and run.tags["dagster/partition"] == NIGHT
+        record = instance.get_latest_materialization_event(AssetKey(["simonyi", "completed_visits"]))
+        assert record.asset_materialization.metadata["visit_count"].value == LSSTCAM_VISITS

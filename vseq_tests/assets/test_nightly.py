@@ -1,0 +1,55 @@
+"""`vseq-nightly` against configured services (the local-simulation path is the README's demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vseq_assets.nightly import main
+from vseq_resources.dagster_resources import ArchiveResource
+from vseq_tests.assets.conftest import EMPTY_NIGHT, LSSTCAM_VISITS, NIGHT
+
+
+@pytest.fixture
+def configured(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    archive_resource: ArchiveResource,
+    consdb_url: str,
+    dagster_pg_url: str,
+) -> Path:
+    archive_resource.open().metadata.close()  # a configured database is migrated beforehand
+    settings = archive_resource.settings()
+    state_dir = tmp_path / "state"
+    monkeypatch.setenv("VSEQ_STATE_DIR", str(state_dir))
+    monkeypatch.setenv("VSEQ_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("VSARCHIVE_PGSCHEMA", settings.schema)
+    monkeypatch.setenv("VSEQ_ARCHIVE_URI", settings.store_uri)
+    monkeypatch.setenv("VSEQ_CONSDB_URL", consdb_url)
+    monkeypatch.setenv("VSEQ_DAGSTER_PG_URL", dagster_pg_url)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored after the test
+    return state_dir
+
+
+def test_nightly_with_configured_services(configured: Path) -> None:
+    result = CliRunner().invoke(main, [NIGHT.replace("-", ""), "--telescope", "simonyi"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    out = result.stdout
+    assert f"simonyi {NIGHT}: OK" in out
+    assert f"visits    {LSSTCAM_VISITS}" in out
+    assert "check     visits_file_reads_back: passed" in out
+    assert "dagster dev -m vseq_assets.definitions" in out
+    assert (configured / "dagster_home" / "dagster.yaml").is_file()
+    assert "using the configured ConsDB; nothing is simulated" in result.stderr
+
+    again = CliRunner().invoke(main, [EMPTY_NIGHT, "--telescope", "simonyi"])
+    assert again.exit_code == 0, again.output
+    assert "visits    0" in again.stdout
+
+
+def test_nightly_refuses_a_night_that_has_not_ended() -> None:
+    result = CliRunner().invoke(main, ["2999-01-01"])
+    assert result.exit_code != 0
+    assert "has not ended yet" in result.output
