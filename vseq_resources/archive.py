@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .config import TELESCOPES, ArchiveSettings
 from .dayobs import dayobs_of, parse_dayobs
 from .errors import InvalidInputError, NotFoundError, VseqError
+from .faults import fault_point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -259,6 +260,7 @@ class VisitSequenceArchive:
                 )
                 written.append(stored)
                 visitseq_url = stored.url
+                fault_point("after_visits_upload")
             side_files: dict[str, StoredFile] = {}
             for name, (file_type, source) in file_items.items():
                 stored = self.store.put_file(telescope, creation_day_obs, seq_uuid, source, name)
@@ -275,6 +277,7 @@ class VisitSequenceArchive:
                 last_day_obs=last,
                 creation_time=creation_time,
             )
+            fault_point("before_transaction")
             with self.metadata.transaction() as conn:
                 self.metadata.insert_visitseq(table, row, conn=conn)
                 if tag_list:
@@ -287,6 +290,7 @@ class VisitSequenceArchive:
                     self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
                 if stats_frame is not None and len(stats_frame):
                     self.metadata.insert_nightly_stats(seq_uuid, stats_frame, conn=conn)
+                fault_point("in_transaction")
         log.info("recorded %s %s (%d visits) at %s", table, seq_uuid, len(visits), visitseq_url)
         return ArchivedSequence(
             uuid=seq_uuid,
@@ -496,7 +500,7 @@ class VisitSequenceArchive:
         """Every file the metadata points at, with its recorded SHA-256 when there is one."""
         rows = self.metadata.file_references().to_dict(orient="records")
         return [
-            FileReference(as_uuid(r["visitseq_uuid"]), r["file_type"], r["file_url"], r["file_sha256"] or None)
+            FileReference(as_uuid(r["visitseq_uuid"]), r["file_type"], r["file_url"], r["file_sha256"])
             for r in rows
         ]
 

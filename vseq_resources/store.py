@@ -32,6 +32,7 @@ from lsst.resources import ResourcePath
 from .config import TELESCOPES
 from .dayobs import DayobsError, parse_dayobs
 from .errors import IntegrityError, InvalidInputError, NotFoundError, StoreError, VseqError
+from .faults import fault_point
 
 if TYPE_CHECKING:  # pandas is imported only when visits are written
     import pandas as pd
@@ -172,6 +173,8 @@ class _HashingReader(io.RawIOBase):
         return False
 
     def read(self, size: int = -1) -> bytes:
+        if 0 < self.done < self.total:
+            fault_point("during_upload")  # tests only: see vseq_resources.faults
         data = self._raw.read(size)
         self.hash.update(data)
         self.done += len(data)
@@ -319,7 +322,12 @@ class ArchiveStore:
                     _write_local_atomically(reader, Path(target.ospath))
                 elif target.scheme == "s3":
                     bucket, key = _s3_location(target)
-                    target.client.upload_fileobj(reader, bucket, key)
+                    # In the calling thread: s3transfer's worker threads can hang for good when
+                    # the stream they read raises (boto/boto3#4148); here the error propagates.
+                    from boto3.s3.transfer import TransferConfig
+
+                    serial = TransferConfig(use_threads=False)
+                    target.client.upload_fileobj(reader, bucket, key, Config=serial)
                 else:
                     target.write(reader.read(), overwrite=True)
             except _Interrupted as err:
