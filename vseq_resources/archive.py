@@ -156,7 +156,9 @@ def check_telescope(telescope: object) -> str:
 
 def check_table(table: object) -> str:
     if table not in SEQUENCE_TABLES:
-        raise InvalidInputError(f"unknown sequence table {table!r}: expected one of {', '.join(SEQUENCE_TABLES)}")
+        raise InvalidInputError(
+            f"unknown sequence table {table!r}: expected one of {', '.join(SEQUENCE_TABLES)}"
+        )
     return str(table)
 
 
@@ -172,13 +174,17 @@ def as_uuid(value: object) -> uuidlib.UUID:
 class VisitSequenceArchive:
     """Store + metadata database: record, annotate, find and read visit sequences."""
 
-    def __init__(self, metadata: MetadataDatabase, store: ArchiveStore, settings: ArchiveSettings | None = None):
+    def __init__(
+        self, metadata: MetadataDatabase, store: ArchiveStore, settings: ArchiveSettings | None = None
+    ):
         self.metadata = metadata
         self.store = store
         self.settings = settings
 
     @classmethod
-    def open(cls, settings: ArchiveSettings | None = None, *, migrate: bool | None = None) -> VisitSequenceArchive:
+    def open(
+        cls, settings: ArchiveSettings | None = None, *, migrate: bool | None = None
+    ) -> VisitSequenceArchive:
         """Open the archive the settings describe (the environment's, by default).
 
         The embedded database is migrated on first use so that zero-configuration use just
@@ -335,13 +341,20 @@ class VisitSequenceArchive:
                 written: list[StoredFile] = []
                 with self._rollback_files_on_error(written):
                     stored = self.store.put_file(
-                        telescope, creation_day_obs, seq_uuid, h5_path, "visits.h5", overwrite=update,
+                        telescope,
+                        creation_day_obs,
+                        seq_uuid,
+                        h5_path,
+                        "visits.h5",
+                        overwrite=update,
                         progress=progress,
                     )
                     written.append(stored)
                     with self.metadata.transaction() as conn:
                         self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
-                        self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
+                        self.metadata.record_checksum(
+                            seq_uuid, stored.url, stored.sha256, stored.size, conn=conn
+                        )
             return stored.url
         file_type = _check_text("file type", file_type, MAX_TAG_LENGTH)
         if name is None:
@@ -409,9 +422,53 @@ class VisitSequenceArchive:
             query = query.limit(limit)
         with self.metadata.transaction() as conn:
             rows = conn.execute(query).mappings().all()
-        return [
-            {k: (bytes(v) if isinstance(v, memoryview) else v) for k, v in row.items()} for row in rows
-        ]
+        return [{k: (bytes(v) if isinstance(v, memoryview) else v) for k, v in row.items()} for row in rows]
+
+    def latest_completed_by_night(
+        self,
+        *,
+        telescope: str,
+        through: str | int | dt.date,
+        since: str | int | dt.date | None = None,
+    ) -> dict[dt.date, dict[str, Any]]:
+        """For each night ``since``..``through`` (inclusive; ``since`` None: the whole archive),
+        the newest ``completed`` sequence with stored visits that covers it.
+
+        Nights no stored completed sequence covers are absent. A sequence covering several
+        nights is the answer for each of them unless a newer one covers that night too, so a
+        re-archived night always wins over an older multi-night import. This is what pre-night
+        simulations pre-load (:mod:`vseq_assets.prenight`).
+        """
+        import sqlalchemy as sa
+
+        from .metadata import schema
+
+        last = parse_dayobs(through)
+        first = parse_dayobs(since) if since is not None else None
+        kind = schema.completed
+        query = sa.select(kind).where(
+            kind.c.telescope == check_telescope(telescope),
+            kind.c.visitseq_url.is_not(None),
+            kind.c.first_day_obs <= last,
+        )
+        if first is not None:
+            query = query.where(kind.c.last_day_obs >= first)
+        query = query.order_by(kind.c.creation_time.desc(), kind.c.visitseq_uuid)
+        with self.metadata.transaction() as conn:
+            rows = conn.execute(query).mappings().all()
+        chosen: dict[dt.date, dict[str, Any]] = {}
+        for row in rows:  # newest first: a night keeps the first sequence that covers it
+            row_first, row_last = row["first_day_obs"], row["last_day_obs"]
+            if row_first is None or row_last is None:
+                continue
+            night = max(row_first, first) if first is not None else row_first
+            while night <= min(row_last, last):
+                if night not in chosen:
+                    chosen[night] = {
+                        k: (bytes(v) if isinstance(v, memoryview) else v) for k, v in row.items()
+                    }
+                night += dt.timedelta(days=1)
+        return dict(sorted(chosen.items()))
 
     def get_visits(
         self, visitseq_uuid: object, nights: Iterable[str | int | dt.date] | None = None
@@ -580,7 +637,6 @@ class VisitSequenceArchive:
             log.debug("cannot tell when %s was written", url)
         return None
 
-
     # -- internals -----------------------------------------------------------------------------
 
     @contextmanager
@@ -603,12 +659,15 @@ class VisitSequenceArchive:
                     self.store.delete(stored.url)
                 except Exception:  # noqa: BLE001 - report and keep cleaning; the original error wins
                     log.error(
-                        "could not remove %s after a failed write: verify will list it as an orphan", stored.url
+                        "could not remove %s after a failed write: verify will list it as an orphan",
+                        stored.url,
                     )
             raise
 
     @contextmanager
-    def _as_visits_h5(self, source: Path | bytes, opsim_suffixes: tuple[str, ...], convert: Any) -> Iterator[Path]:
+    def _as_visits_h5(
+        self, source: Path | bytes, opsim_suffixes: tuple[str, ...], convert: Any
+    ) -> Iterator[Path]:
         import tempfile
 
         if isinstance(source, bytes):

@@ -9,10 +9,10 @@ write path calls :func:`fault_point` at a few named places:
 - ``before_transaction``: every file is stored, the database transaction has not begun;
 - ``in_transaction``: every row is inserted, the transaction is not yet committed.
 
-When ``VSEQ_FAULT_PAUSE`` names a point (a comma-separated list may name several), the first time
-the process reaches it for a given marker, it writes ``<point> <pid>`` to the file ``VSEQ_FAULT_MARKER`` and waits
-until a test removes that file (or ``VSEQ_FAULT_TIMEOUT`` seconds pass, default 600), then goes
-on. The test either kills the process while it waits or changes the world (stops the store or
+When ``VSEQ_FAULT_PAUSE`` names a point (a comma-separated list may name several), the first
+time the process reaches it for a given marker, it writes ``<point> <pid>`` to the file
+``VSEQ_FAULT_MARKER`` and waits until a test removes that file (or ``VSEQ_FAULT_TIMEOUT``
+seconds pass, default 600), then goes on. The test either kills the process while it waits or changes the world (stops the store or
 the database) and removes the marker to let the write continue into the failure.
 
 Unset, which it always is in production, a point costs one environment lookup.
