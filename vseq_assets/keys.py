@@ -9,6 +9,14 @@ from vseq_resources.config import TELESCOPES
 CONSDB_VISITS = "consdb_visits"
 COMPLETED_VISITS = "completed_visits"
 COMPLETED_METADATA = "completed_metadata"
+PRENIGHT_SIMS = "prenight_sims"
+"""The archived pre-night simulations of a night (their ``visits.h5`` and side files in the store)."""
+PRENIGHT_METADATA = "prenight_metadata"
+"""Their ``simulations`` (and ``mixedvisitseq``) metadata rows."""
+PRENIGHT_INDEX = "prenight_index"
+"""The JSON snapshots of the pre-night simulations covering a night (section 4 of the interface)."""
+PRENIGHT_BRIEFING = "prenight_briefing"
+"""Figures of the night's nominal simulation, archived next to it and shown in the UI."""
 
 
 def asset_key(telescope: str, name: str) -> AssetKey:

@@ -1,0 +1,228 @@
+"""Figures of the pre-night briefing, built the way a downstream report builds them: through the
+reader API (:mod:`.readers`), never by reaching into the database directly.
+
+:func:`build_briefing` selects tonight's nominal simulation (the latest ``ideal``/``nominal``
+pre-night simulation covering the night), reads its visits and those of the other variants, and
+draws three PNG figures with matplotlib's Agg backend (no display, safe in worker threads):
+
+- ``sky``: the night's visits on the sky (Mollweide projection of RA/Dec, RA increasing to the
+  left), coloured by band;
+- ``night``: airmass over the night, coloured by band, above the band in use over time;
+- ``variants``: visit counts per band in each pre-night variant covering the night.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .dayobs import dayobs_end, parse_dayobs
+from .errors import NotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .readers import ArchiveReader
+
+BANDS = ("u", "g", "r", "i", "z", "y")
+BAND_COLORS = {
+    "u": "#3eb7ff",
+    "g": "#30c39f",
+    "r": "#ff7e00",
+    "i": "#2af5ff",
+    "z": "#a7f9c1",
+    "y": "#fdc900",
+}
+"""Band colours of schedview's plots (light on dark), darkened a little for a white background."""
+_DARKER = {"u": "#1f78b4", "g": "#1b9e77", "r": "#d95f02", "i": "#7570b3", "z": "#a6761d", "y": "#444444"}
+DPI = 90
+
+
+@dataclass
+class Briefing:
+    """The briefing of one night: the nominal simulation, its visits and the figures (PNG bytes)."""
+
+    day_obs: dt.date
+    telescope: str
+    nominal: dict[str, Any]
+    visits: pd.DataFrame
+    variant_counts: pd.DataFrame
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def uuid(self) -> str:
+        return str(self.nominal["visitseq_uuid"])
+
+
+def _band_color(band: str) -> str:
+    return _DARKER.get(band, "#999999")
+
+
+def _ordered_bands(values: Any) -> list[str]:
+    present = sorted({str(b) for b in values}, key=lambda b: (BANDS.index(b) if b in BANDS else 99, b))
+    return present
+
+
+def _png(figure: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def sky_figure(visits: pd.DataFrame, title: str) -> bytes:
+    """Visits on the sky: Mollweide projection, RA increasing to the left, one colour per band."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 5), layout="constrained")
+    ax = figure.add_subplot(projection="mollweide")
+    for band in _ordered_bands(visits["band"]):
+        chosen = visits[visits["band"].astype(str) == band]
+        ra = np.radians(((chosen["fieldRA"].to_numpy(float) + 180.0) % 360.0) - 180.0)
+        dec = np.radians(chosen["fieldDec"].to_numpy(float))
+        ax.scatter(-ra, dec, s=12, color=_band_color(band), label=f"{band} ({len(chosen)})", alpha=0.8)
+    ticks = np.radians(np.arange(-150, 181, 30))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{round(-np.degrees(t)) % 360}°" for t in ticks], fontsize=8)
+    ax.grid(True, alpha=0.4)
+    ax.set_title(title, fontsize=10)
+    if len(visits):
+        ax.legend(loc="lower right", fontsize=8, title="band", bbox_to_anchor=(1.12, 0.0))
+    return _png(figure)
+
+
+def _times(visits: pd.DataFrame) -> Any:
+    import pandas as pd
+
+    mjd = visits["observationStartMJD"].to_numpy(float)
+    return pd.to_datetime((mjd - 40587.0) * 86400.0, unit="s", utc=True)
+
+
+def _airmass(visits: pd.DataFrame) -> np.ndarray | None:
+    if "airmass" in visits.columns:
+        return visits["airmass"].to_numpy(float)
+    if "altitude" in visits.columns:
+        return 1.0 / np.cos(np.radians(90.0 - visits["altitude"].to_numpy(float)))
+    return None
+
+
+def night_figure(visits: pd.DataFrame, title: str) -> bytes:
+    """Airmass over the night coloured by band, above the band in use over time (UTC)."""
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 5.5), layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.3))
+    times = _times(visits)
+    airmass = _airmass(visits)
+    bands = visits["band"].astype(str).to_numpy()
+    order = _ordered_bands(bands)
+    for band in order:
+        mask = bands == band
+        if airmass is not None:
+            top.scatter(times[mask], airmass[mask], s=10, color=_band_color(band), label=band)
+        bottom.scatter(
+            times[mask],
+            np.full(mask.sum(), BANDS.index(band) if band in BANDS else 6),
+            s=18,
+            marker="|",
+            color=_band_color(band),
+        )
+    top.set_ylabel("airmass")
+    if airmass is not None:
+        top.invert_yaxis()
+    top.grid(True, alpha=0.3)
+    top.set_title(title, fontsize=10)
+    if len(order):
+        top.legend(title="band", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    bottom.set_yticks(range(len(BANDS)), list(BANDS))
+    bottom.set_ylabel("band")
+    bottom.set_xlabel("time (UTC)")
+    bottom.grid(True, axis="x", alpha=0.3)
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.UTC))
+    return _png(figure)
+
+
+def variants_figure(counts: pd.DataFrame, title: str) -> bytes:
+    """Grouped bars: visits per band (x) for each variant (one colour per variant)."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 5), layout="constrained")
+    ax = figure.add_subplot()
+    bands = list(counts.columns)
+    n = max(len(counts), 1)
+    width = 0.8 / n
+    palette = colormaps["tab10"]
+    x = np.arange(len(bands))
+    for i, (variant, row) in enumerate(counts.iterrows()):
+        ax.bar(
+            x - 0.4 + width * (i + 0.5), row.to_numpy(float), width, label=str(variant), color=palette(i % 10)
+        )
+    ax.set_xticks(x, bands)
+    ax.set_xlabel("band")
+    ax.set_ylabel("visits")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    if len(counts):
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(figure)
+
+
+def variant_name(row: dict[str, Any] | Any) -> str:
+    tags = [t for t in row["tags"] if t != "prenight"]
+    return f"{row['sim_creation_day_obs']} #{row['daily_id']}: {', '.join(tags) or 'untagged'}"
+
+
+def build_briefing(
+    reader: ArchiveReader, day_obs: str | int | dt.date, telescope: str = "simonyi"
+) -> Briefing:
+    """The briefing of a night, from the archive as the reader sees it.
+
+    The nominal simulation is the latest ``ideal``/``nominal`` pre-night simulation covering the
+    night created before the night ended (so a briefing rebuilt later shows what was current).
+    Raises :class:`~vseq_resources.readers.NoMatchingSimulationsError` when there is none.
+    """
+    import pandas as pd
+
+    from .readers import LATEST_TAGS, NoMatchingSimulationsError, select_latest
+
+    night = parse_dayobs(day_obs)
+    index = reader.prenight_index(night, telescope)
+    if len(index):
+        index = index.loc[index["creation_time"] <= pd.Timestamp(dayobs_end(night))]
+    nominal = select_latest(index, LATEST_TAGS, None)
+    if nominal is None:
+        raise NoMatchingSimulationsError(
+            f"no matching simulations: no ideal/nominal {telescope} pre-night simulation covers {night}"
+        )
+    visits = reader.visits(nominal, [night])
+    counts: dict[str, dict[str, int]] = {}
+    for uuid, row in index.iterrows():
+        try:
+            variant_visits = reader.visits({**row.to_dict(), "visitseq_uuid": uuid}, [night])
+        except NotFoundError:
+            continue  # metadata only: no visits to count
+        name = variant_name(row)
+        counts[name] = variant_visits["band"].astype(str).value_counts().to_dict()
+    all_bands = _ordered_bands({b for c in counts.values() for b in c})
+    variant_counts = pd.DataFrame(
+        [[counts[name].get(b, 0) for b in all_bands] for name in counts],
+        index=list(counts),
+        columns=all_bands,
+    )
+    name = f"{nominal['sim_creation_day_obs']} #{nominal['daily_id']}"
+    label = f"{telescope} {night}: {nominal['visitseq_label']} ({name})"
+    briefing = Briefing(night, telescope, nominal, visits, variant_counts)
+    briefing.figures = {
+        "sky": sky_figure(visits, f"{label}\n{len(visits)} visits on the sky"),
+        "night": night_figure(visits, f"{label}\nairmass and band over the night"),
+        "variants": variants_figure(variant_counts, f"{telescope} {night}: visits per band in each variant"),
+    }
+    return briefing
