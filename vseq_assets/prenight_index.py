@@ -42,6 +42,7 @@ from dagster import (
 
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.dayobs import parse_dayobs
+from vseq_resources.metadata.schema import SIMULATIONS_EXTRA_COLUMNS
 
 from .keys import PRENIGHT_INDEX, PRENIGHT_METADATA, asset_key, group_name
 from .partitions import prenight_partitions
@@ -49,26 +50,8 @@ from .partitions import prenight_partitions
 if TYPE_CHECKING:
     from vseq_resources.archive import VisitSequenceArchive
 
-COMPARED_COLUMNS = (
-    "sim_creation_day_obs",
-    "daily_id",
-    "visitseq_label",
-    "visitseq_url",
-    "telescope",
-    "first_day_obs",
-    "last_day_obs",
-    "creation_time",
-    "scheduler_version",
-    "config_url",
-    "sim_runner_kwargs",
-    "conda_env_sha256",
-    "parent_visitseq_uuid",
-    "parent_last_day_obs",
-    "tags",
-    "comments",
-    "files",
-    "stats",
-)
+COMPARED_COLUMNS = (*(c for c in SIMULATIONS_EXTRA_COLUMNS if c != "visitseq_uuid"), "stats")
+"""Every column of a snapshot row (the UUID is the row's index)."""
 
 
 def nights_to_snapshot(archive: "VisitSequenceArchive", telescope: str, day_obs: dt.date) -> list[dt.date]:
