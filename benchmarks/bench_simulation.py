@@ -1,17 +1,34 @@
-"""Benchmark of pre-night simulations: site data, one default night, pre-loading a year of visits.
+"""Benchmark of pre-night simulations: site data, default nights, pre-loading a year of visits.
 
-Run with ``.venv/bin/python benchmarks/bench_simulation.py [DAYOBS]``. Prints wall times and the
-process's peak resident memory. Targets (issue): a one-night default simulation under 60 s and
-pre-loading a year of visits (~200k) under 10 s on a 2-core machine.
+Run with ``.venv/bin/python benchmarks/bench_simulation.py [--dark DAYOBS] [--bright DAYOBS]
+[--no-reference]``. Prints wall and CPU times and the process's peak resident memory; the
+figures are recorded in ``docs/benchmarks.md`` ("Simulation"). Targets (issue): a one-night
+default simulation under 60 s and pre-loading a year of visits (~200k) under 10 s on a 2-core
+machine.
+
+Measured:
+
+- site data preparation for one night (cold, then cached);
+- a one-night simulation of the default configuration on a dark night (new moon) and a bright
+  one (full moon), with the visits per band;
+- pre-loading 200 000 synthetic completed visits spread over the year before the night: with
+  rubin_scheduler's own ``CoreScheduler.add_observations_array`` (the reference, before vseq's
+  fix; skipped with ``--no-reference``) and with vseq's path (:mod:`vseq_resources.simulation.preload`);
+- deep-copying the pre-loaded scheduler, which is what each further variant of a partition costs
+  instead of pre-loading again.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import copy
 import datetime as dt
+import os
 import resource
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from vseq_resources.dayobs import parse_dayobs
@@ -26,42 +43,61 @@ from vseq_tests.resources.simulation.synthetic import synthetic_visits
 
 DEFAULT_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
 YEAR_OF_VISITS = 200_000
+DARK_NIGHT = dt.date(2026, 12, 9)  # new moon 2026-12-09
+BRIGHT_NIGHT = dt.date(2026, 12, 24)  # full moon 2026-12-24
 
 
-def main(day_obs: dt.date) -> None:
+@contextlib.contextmanager
+def timed(label: str, extra: str = "") -> Iterator[dict]:
+    info: dict = {}
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield info
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{label:<52} {wall:7.1f} s wall {cpu:7.1f} s CPU  {info.get('note', extra)}", flush=True)
+
+
+def quiet() -> contextlib.AbstractContextManager:
+    return contextlib.redirect_stdout(open(os.devnull, "w"))  # noqa: SIM115 - sim_runner chatter
+
+
+def main(dark: dt.date, bright: dt.date, reference: bool) -> None:
+    os.environ.pop("RUBIN_SIM_DATA_DIR", None)  # the offline path is what is measured
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2-core machine; shared load skews wall times)")
     with tempfile.TemporaryDirectory(prefix="vseq-bench-") as tmp:
         cache = Path(tmp)
-        started = time.perf_counter()
-        site = prepare_site_data(day_obs, day_obs, cache_dir=cache)
-        print(f"site data preparation (1 night, cold cache): {time.perf_counter() - started:6.1f} s")
-        started = time.perf_counter()
-        prepare_site_data(day_obs, day_obs, cache_dir=cache)
-        print(f"site data preparation (cached):              {time.perf_counter() - started:6.2f} s")
+        with timed("site data preparation (1 night, cold cache)"):
+            site = prepare_site_data(dark, dark, cache_dir=cache)
+        with timed("site data preparation (cached)"):
+            prepare_site_data(dark, dark, cache_dir=cache)
 
-        started = time.perf_counter()
-        result = run_simulation(DEFAULT_CONFIG, day_obs=day_obs, site_data_dir=cache)
-        elapsed = time.perf_counter() - started
-        bands = result.observations["band"].value_counts().to_dict()
-        count = len(result.observations)
-        print(f"one-night default simulation:                {elapsed:6.1f} s ({count} visits {bands})")
+        for label, night in (("dark", dark), ("bright", bright)):
+            with timed(f"one-night default simulation, {label} {night}"), quiet():
+                result = run_simulation(DEFAULT_CONFIG, day_obs=night, site_data_dir=cache)
+            bands = result.observations["band"].value_counts().to_dict()
+            print(f"    {len(result.observations)} visits {bands}")
 
-        visits = synthetic_visits(
-            YEAR_OF_VISITS, day_obs - dt.timedelta(days=365), day_obs - dt.timedelta(days=1)
-        )
+        visits = synthetic_visits(YEAR_OF_VISITS, dark - dt.timedelta(days=365), dark - dt.timedelta(days=1))
         with site.activated():
+            with timed(f"convert {len(visits)} visits to an ObservationArray"):
+                visits_to_observations(visits)
+            if reference:
+                config = load_scheduler_config(DEFAULT_CONFIG)
+                with timed("pre-load a year, rubin_scheduler add_observations_array"):
+                    preload_visits(config.scheduler, visits, fast=False)
+                del config
             config = load_scheduler_config(DEFAULT_CONFIG)
-            started = time.perf_counter()
-            visits_to_observations(visits)
-            converted = time.perf_counter() - started
-            started = time.perf_counter()
-            preload_visits(config.scheduler, visits)
-            total = time.perf_counter() - started
-        print(
-            f"pre-load a year of visits ({len(visits)}):        {total:6.1f} s (conversion {converted:.1f} s)"
-        )
+            with timed("pre-load a year, vseq (single pass, no re-sorts)"):
+                preload_visits(config.scheduler, visits)
+            with timed("deep copy of the pre-loaded scheduler (per variant)"):
+                copy.deepcopy(config.scheduler)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS:                                    {peak_mb:6.0f} MB")
+    print(f"peak RSS: {peak_mb:.0f} MB; load average after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
-    main(parse_dayobs(sys.argv[1]) if len(sys.argv) > 1 else dt.date(2026, 12, 1))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dark", default=DARK_NIGHT.isoformat(), help="a dark night (dayobs)")
+    parser.add_argument("--bright", default=BRIGHT_NIGHT.isoformat(), help="a bright night (dayobs)")
+    parser.add_argument("--no-reference", action="store_true", help="skip rubin_scheduler's own pre-load")
+    args = parser.parse_args()
+    main(parse_dayobs(args.dark), parse_dayobs(args.bright), not args.no_reference)

@@ -13,8 +13,10 @@ from vseq_resources.config import TELESCOPES
 from .checks import completed_checks
 from .completed import completed_sequence_assets
 from .consdb import consdb_visits_asset
+from .prenight import prenight_checks, prenight_simulation_assets
+from .prenight_index import prenight_reader_definitions
 from .resources import build_resources
-from .schedules import completed_job, completed_schedule
+from .schedules import completed_job, completed_schedule, prenight_job, prenight_schedule
 
 
 def telescope_definitions(telescope: str) -> Definitions:
@@ -28,9 +30,25 @@ def telescope_definitions(telescope: str) -> Definitions:
     )
 
 
+def prenight_definitions(telescope: str) -> Definitions:
+    """The pre-night simulations of one telescope, their index snapshots and briefing, their
+    checks, job and schedule."""
+    job = prenight_job(telescope)
+    return Definitions.merge(
+        Definitions(
+            assets=[prenight_simulation_assets(telescope)],
+            asset_checks=prenight_checks(telescope),
+            jobs=[job],
+            schedules=[prenight_schedule(job)],
+        ),
+        prenight_reader_definitions(telescope),
+    )
+
+
 def build_definitions() -> Definitions:
     return Definitions.merge(
         *(telescope_definitions(telescope) for telescope in TELESCOPES),
+        *(prenight_definitions(telescope) for telescope in TELESCOPES),
         Definitions(resources=build_resources()),
     )
 

@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +228,116 @@ def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
     return f"{assignments} \\\n    {program} dev -m vseq_assets.definitions -p 3000"
 
 
+PRENIGHT_VARIANTS = ("nominal",)
+"""Variants vseq-nightly simulates (one full night each, ~30-60 s; the schedules run the full
+production set). More with `--prenight-variant delay_60 --prenight-variant nominal`."""
+
+
+@dataclass
+class PrenightResult:
+    telescope: str
+    night: dt.date
+    success: bool
+    run_id: str
+    metadata: dict[str, Any]
+    checks: dict[str, bool]
+    error: str | None = None
+    published: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Metadata of the other assets of the run (``prenight_index``, ``prenight_briefing``)."""
+
+
+def limit_simulation_pool(instance: Any, limit: int = 1) -> None:
+    """Give the simulations' Dagster pool a limit unless one is set (``dagster instance concurrency``)."""
+    from vseq_assets.prenight import SIMULATION_POOL
+
+    storage = instance.event_log_storage
+    if SIMULATION_POOL not in storage.get_concurrency_keys():
+        storage.set_concurrency_slots(SIMULATION_POOL, limit)
+
+
+def materialize_prenight(
+    telescope: str,
+    night: dt.date,
+    instance: Any,
+    variants: Sequence[str],
+    state_dir: Path,
+    hours: float | None = None,
+) -> PrenightResult:
+    """Run the telescope's pre-night job for ``night``: one full night (AuxTel: its first hours)."""
+    from dagster import AssetKey, Definitions
+
+    from vseq_assets.definitions import prenight_definitions
+    from vseq_assets.resources import build_resources
+    from vseq_resources.dagster_resources import PrenightSimulationResource, prenight_resource_from_env
+
+    configured = prenight_resource_from_env()
+    prenight = PrenightSimulationResource(
+        scheduler=configured.scheduler,
+        nights=1,
+        variants=list(variants),
+        duration_hours=hours if hours is not None else (AUXTEL_HOURS if telescope == "auxtel" else None),
+        lookback_nights=configured.lookback_nights,
+        site_data_dir=str(state_dir / "site_data"),
+    )
+    defs = Definitions.merge(
+        prenight_definitions(telescope), Definitions(resources={**build_resources(), "prenight": prenight})
+    )
+    job = defs.resolve_job_def(f"{telescope}_prenight")
+    # sim_runner prints its progress on stdout, which is for the results here.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = job.execute_in_process(
+            partition_key=night.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags={"vseq/launched_by": "vseq-nightly"},
+        )
+    metadata: dict[str, Any] = {}
+    published: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        values = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+        if event.materialization.asset_key == AssetKey([telescope, "prenight_sims"]):
+            metadata = values
+        else:
+            published[event.materialization.asset_key.path[-1]] = values
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    error = None
+    if not result.success:
+        failures = [event for event in result.all_events if event.is_step_failure]
+        error = str(failures[0].step_failure_data.error.message).strip() if failures else "the run failed"
+    return PrenightResult(telescope, night, result.success, result.run_id, metadata, checks, error, published)
+
+
+def print_prenight(result: PrenightResult) -> None:
+    md = result.metadata
+    status = "OK" if result.success else "FAILED"
+    click.echo(f"{result.telescope} pre-night {result.night}: {status} (Dagster run {result.run_id})")
+    for variant, seq_uuid in (md.get("sequences") or {}).items():
+        count = (md.get("visit_counts") or {}).get(variant)
+        bands = (md.get("bands") or {}).get(variant) or {}
+        band_text = ", ".join(f"{b}: {n}" for b, n in bands.items()) or "none"
+        click.echo(f"  {variant:<10} {seq_uuid}  {count} visits ({band_text})")
+        url = (md.get("urls") or {}).get(variant)
+        if url:
+            click.echo(f"  {'':<10} {url}")
+    if md:
+        preloaded, kind = md.get("preloaded_visits"), md.get("site_data_kind")
+        click.echo(f"  pre-loaded {preloaded} completed visits; site data {kind}")
+    index = result.published.get("prenight_index") or {}
+    if index:
+        count, nights = index.get("simulation_count"), index.get("nights_written")
+        click.echo(f"  index     {count} simulation(s); nights {nights}")
+        click.echo(f"  {'':<10}{index.get('url')}")
+    briefing = result.published.get("prenight_briefing") or {}
+    for key, value in briefing.items():
+        if key.endswith("_url"):
+            click.echo(f"  briefing  {value}")
+    for name, passed in sorted(result.checks.items()):
+        click.echo(f"  check     {name}: {'passed' if passed else 'FAILED'}")
+    if result.error:
+        click.echo(f"  error     {result.error}")
+
+
 # -- command ----------------------------------------------------------------------------------
 
 
@@ -250,7 +360,32 @@ def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
 @click.option(
     "--state-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: $VSEQ_STATE_DIR."
 )
-def main(dayobs: str | None, telescopes: tuple[str, ...], nights: int, state_dir: Path | None) -> None:
+@click.option(
+    "--prenight/--no-prenight",
+    default=True,
+    show_default=True,
+    help="Then simulate the following night (DAYOBS+1) from the archived completed visits.",
+)
+@click.option(
+    "--prenight-variant",
+    "prenight_variants",
+    multiple=True,
+    help=f"Pre-night variant (repeatable; default: {', '.join(PRENIGHT_VARIANTS)}).",
+)
+@click.option(
+    "--prenight-hours",
+    type=click.FloatRange(min=0.1, max=24),
+    help="Cut the pre-night simulations to this many hours (default: the whole night; AuxTel 3 h).",
+)
+def main(
+    dayobs: str | None,
+    telescopes: tuple[str, ...],
+    nights: int,
+    state_dir: Path | None,
+    prenight: bool,
+    prenight_variants: tuple[str, ...],
+    prenight_hours: float | None,
+) -> None:
     """Archive the completed visits of DAYOBS (default: the night that just ended) via Dagster.
 
     DAYOBS is YYYY-MM-DD or YYYYMMDD (the date in UTC-12).
@@ -264,12 +399,24 @@ def main(dayobs: str | None, telescopes: tuple[str, ...], nights: int, state_dir
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="DAYOBS") from None
     try:
-        run(night, telescopes or TELESCOPES, nights)
+        run(
+            night,
+            telescopes or TELESCOPES,
+            nights,
+            prenight_variants=(prenight_variants or PRENIGHT_VARIANTS) if prenight else (),
+            prenight_hours=prenight_hours,
+        )
     except VseqError as err:
         raise click.ClickException(str(err)) from None
 
 
-def run(night: dt.date, telescopes: Sequence[str], n_nights: int) -> list[NightResult]:
+def run(
+    night: dt.date,
+    telescopes: Sequence[str],
+    n_nights: int,
+    prenight_variants: Sequence[str] = (),
+    prenight_hours: float | None = None,
+) -> list[NightResult]:
     from vseq_assets.partitions import is_complete, partitions_start
 
     if not is_complete(night.isoformat()):
@@ -282,7 +429,7 @@ def run(night: dt.date, telescopes: Sequence[str], n_nights: int) -> list[NightR
         )
     settings = ArchiveSettings.from_env()
     state_dir = settings.state_dir
-    progress = Progress(total=4)
+    progress = Progress(total=5 if prenight_variants else 4)
     click.echo(
         f"vseq-nightly: archiving dayobs {night} for {', '.join(telescopes)} (state in {state_dir})", err=True
     )
@@ -318,6 +465,24 @@ def run(night: dt.date, telescopes: Sequence[str], n_nights: int) -> list[NightR
             progress.note(f"{telescope}: consdb_visits -> completed_visits + completed_metadata, with checks")
             results.append(materialize_night(telescope, night, instance))
 
+    prenight_results: list[PrenightResult] = []
+    if prenight_variants:
+        following = night + dt.timedelta(days=1)
+        limit_simulation_pool(instance)
+        with progress.step(f"Pre-night simulations of dayobs {following} ({', '.join(prenight_variants)})"):
+            for telescope in telescopes:
+                progress.note(
+                    f"{telescope}: pre-load the completed visits through {night}, simulate {following}, "
+                    "archive each run"
+                )
+                start = time.monotonic()
+                prenight_results.append(
+                    materialize_prenight(
+                        telescope, following, instance, prenight_variants, state_dir, prenight_hours
+                    )
+                )
+                progress.note(f"{telescope}: done in {time.monotonic() - start:.0f} s")
+
     click.echo("")
     for result in results:
         md = result.metadata
@@ -331,11 +496,14 @@ def run(night: dt.date, telescopes: Sequence[str], n_nights: int) -> list[NightR
             click.echo(f"  check     {name}: {'passed' if passed else 'FAILED'}")
         if result.error:
             click.echo(f"  error     {result.error}")
+    for prenight_result in prenight_results:
+        click.echo("")
+        print_prenight(prenight_result)
     click.echo("")
     click.echo("Browse the runs, assets and partitions in the Dagster UI (then open http://127.0.0.1:3000):")
     click.echo(f"  {ui_command(Path(os.environ['DAGSTER_HOME']), storage_url, state_dir)}")
     archive.metadata.close()
-    if not all(result.success for result in results):
+    if not all(result.success for result in [*results, *prenight_results]):
         raise SystemExit(1)
     return results
 

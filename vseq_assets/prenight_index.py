@@ -195,6 +195,9 @@ def compare_snapshot(archive: "VisitSequenceArchive", telescope: str, night: dt.
     if not ResourcePath(path).exists():
         return [f"{night}: no snapshot at {path}"] if len(database) else []
     snapshot = normalize_prenight_index(read_prenight_index(index_uri, night, telescope))
+    if len(database):
+        # The snapshot format (pandas ISO dates, as the reference writes them) keeps milliseconds.
+        database["creation_time"] = database["creation_time"].dt.floor("ms")
     problems = []
     for uuid in database.index.difference(snapshot.index):
         problems.append(f"{night}: simulation {uuid} is in the database but not in the snapshot")

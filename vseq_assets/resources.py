@@ -6,6 +6,9 @@
 - ``consdb``: REST (``VSEQ_CONSDB_REST_URL`` + ``VSEQ_CONSDB_TOKEN``), SQL (``VSEQ_CONSDB_URL``,
   optional ``VSEQ_CONSDB_PASSWORD``), else the local ConsDB; see
   :func:`~vseq_resources.dagster_resources.consdb_resource_from_env`.
+- ``prenight``: :class:`~vseq_resources.dagster_resources.PrenightSimulationResource`, the
+  scheduler configuration and the nights/variants to simulate (``VSEQ_PRENIGHT_SCHEDULER``,
+  ``VSEQ_PRENIGHT_NIGHTS``, ``VSEQ_PRENIGHT_VARIANTS``, ``VSEQ_PRENIGHT_LOOKBACK_NIGHTS``).
 - ``io_manager`` (the ``consdb_visits`` tables passed between steps): Dagster's default, pickles
   under ``$DAGSTER_HOME/storage``, unless ``VSEQ_IO_S3_BUCKET`` (+ ``VSEQ_IO_S3_PREFIX``) asks for
   S3, which a distributed run launcher needs (each run in its own container).
@@ -17,7 +20,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from vseq_resources.dagster_resources import ArchiveResource, consdb_resource_from_env
+from vseq_resources.dagster_resources import (
+    ArchiveResource,
+    consdb_resource_from_env,
+    prenight_resource_from_env,
+)
 
 IO_S3_BUCKET_ENV = "VSEQ_IO_S3_BUCKET"
 IO_S3_PREFIX_ENV = "VSEQ_IO_S3_PREFIX"
@@ -28,6 +35,7 @@ def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "archive": ArchiveResource(),
         "consdb": consdb_resource_from_env(env),
+        "prenight": prenight_resource_from_env(env),
     }
     bucket = env.get(IO_S3_BUCKET_ENV)
     if bucket:

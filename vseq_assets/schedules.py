@@ -74,3 +74,58 @@ def completed_schedule(job: UnresolvedAssetJobDefinition):
         default_status=default_schedule_status(),
         description="Archives the night that has just ended (dayobs D after D+1 12:00 UTC).",
     )
+
+
+# -- pre-night simulations ---------------------------------------------------------------------
+
+PRENIGHT_SCHEDULE_TIME_ENV = "VSEQ_PRENIGHT_SCHEDULE_TIME"
+DEFAULT_PRENIGHT_SCHEDULE_TIME = "06:00"
+"""06:00 in dayobs time is 18:00 UTC: afternoon in Chile, after the completed night (archived at
+00:30 dayobs time) and before sunset."""
+
+
+def prenight_schedule_time() -> tuple[int, int]:
+    """(hour, minute) of the pre-night tick, in dayobs time (``Etc/GMT+12``)."""
+    return _hour_minute(PRENIGHT_SCHEDULE_TIME_ENV, DEFAULT_PRENIGHT_SCHEDULE_TIME)
+
+
+def _hour_minute(variable: str, default: str) -> tuple[int, int]:
+    text = os.environ.get(variable) or default
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise ValueError(f"{variable} must be HH:MM, not {text!r}") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"{variable} must be HH:MM, not {text!r}")
+    return hour, minute
+
+
+def prenight_job(telescope: str) -> UnresolvedAssetJobDefinition:
+    """Completed visits through D-1 (from the archive) -> the night's simulations, archived ->
+    the index snapshots of the nights they cover -> the pre-night briefing."""
+    from .keys import PRENIGHT_BRIEFING, PRENIGHT_INDEX, PRENIGHT_METADATA, PRENIGHT_SIMS
+
+    return define_asset_job(
+        name=f"{telescope}_prenight",
+        selection=AssetSelection.assets(
+            *(
+                asset_key(telescope, name)
+                for name in (PRENIGHT_SIMS, PRENIGHT_METADATA, PRENIGHT_INDEX, PRENIGHT_BRIEFING)
+            )
+        ),
+        tags={"vseq/telescope": telescope, "vseq/family": "prenight"},
+        description=f"Simulate the coming {telescope} night(s), publish their index and the briefing.",
+    )
+
+
+def prenight_schedule(job: UnresolvedAssetJobDefinition):
+    """Daily at 06:00 dayobs time for that day's dayobs (the newest ``end_offset=1`` partition)."""
+    hour, minute = prenight_schedule_time()
+    return build_schedule_from_partitioned_job(
+        job,
+        name=f"{job.name}_schedule",
+        hour_of_day=hour,
+        minute_of_hour=minute,
+        default_status=default_schedule_status(),
+        description="Simulates the night of the current dayobs (D) from the completed visits through D-1.",
+    )

@@ -186,7 +186,8 @@ def build_briefing(
     """The briefing of a night, from the archive as the reader sees it.
 
     The nominal simulation is the latest ``ideal``/``nominal`` pre-night simulation covering the
-    night created before the night ended (so a briefing rebuilt later shows what was current).
+    night created before the night ended (so a briefing rebuilt later shows what was current);
+    when every one was created later (a backfill simulating a past night), the latest of them.
     Raises :class:`~vseq_resources.readers.NoMatchingSimulationsError` when there is none.
     """
     import pandas as pd
@@ -195,8 +196,9 @@ def build_briefing(
 
     night = parse_dayobs(day_obs)
     index = reader.prenight_index(night, telescope)
-    if len(index):
-        index = index.loc[index["creation_time"] <= pd.Timestamp(dayobs_end(night))]
+    in_time = index["creation_time"] <= pd.Timestamp(dayobs_end(night)) if len(index) else None
+    if in_time is not None and in_time.any():
+        index = index.loc[in_time]
     nominal = select_latest(index, LATEST_TAGS, None)
     if nominal is None:
         raise NoMatchingSimulationsError(

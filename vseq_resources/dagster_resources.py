@@ -294,3 +294,77 @@ def ensure_database(server_url: str, database: str) -> str:
     finally:
         engine.dispose()
     return url.set(database=database).render_as_string(hide_password=False)
+
+
+# -- pre-night simulations ---------------------------------------------------------------------
+
+DEFAULT_SCHEDULER_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
+PRENIGHT_SCHEDULER_ENV = "VSEQ_PRENIGHT_SCHEDULER"
+PRENIGHT_NIGHTS_ENV = "VSEQ_PRENIGHT_NIGHTS"
+PRENIGHT_VARIANTS_ENV = "VSEQ_PRENIGHT_VARIANTS"
+PRENIGHT_LOOKBACK_ENV = "VSEQ_PRENIGHT_LOOKBACK_NIGHTS"
+
+
+class PrenightSimulationResource(ConfigurableResource):
+    """How the pre-night simulations of a night are run: what to simulate and for how long.
+
+    ``scheduler`` is the configuration to simulate: a Python file (local path or URL, recorded
+    as ``config_url``) defining ``get_scheduler()``, or ``package.module:function``; by default
+    vseq's offline survey (:mod:`vseq_resources.simulation.default_config`).
+    """
+
+    scheduler: str = Field(
+        default=DEFAULT_SCHEDULER_CONFIG,
+        description="Scheduler configuration: a .py path or URL with get_scheduler(), or module:function.",
+    )
+    nights: int = Field(
+        default=3, ge=1, le=14, description="Nights simulated, starting with the partition's."
+    )
+    variants: list[str] | None = Field(
+        default=None,
+        description="Variant names (nominal, delay_<minutes>, seeing_<arcsec>); default: the production set.",
+    )
+    duration_hours: float | None = Field(
+        default=None, gt=0, description="Cut each simulation to this many hours (tests, quick looks)."
+    )
+    record_rewards: bool = Field(default=True, description="Record and archive rewards.h5.")
+    lookback_nights: int | None = Field(
+        default=None,
+        ge=1,
+        description="Pre-load the completed visits of at most this many nights before the partition "
+        "(default: every night in the archive).",
+    )
+    record_mixed: bool = Field(
+        default=True,
+        description="Also record a metadata-only mixedvisitseq joining the completed visits and "
+        "the nominal run.",
+    )
+    site_data_dir: str | None = Field(
+        default=None, description="Cache of prepared site data (default <state dir>/site_data)."
+    )
+
+    def variant_list(self) -> list:
+        """The :class:`~vseq_resources.simulation.SimulationVariant` objects to run."""
+        from .simulation.variants import DEFAULT_VARIANTS, variant_by_name
+
+        if not self.variants:
+            return list(DEFAULT_VARIANTS)
+        return [variant_by_name(name) for name in self.variants]
+
+    def site_data_path(self, state_dir: Path) -> Path:
+        return Path(self.site_data_dir).expanduser() if self.site_data_dir else state_dir / "site_data"
+
+
+def prenight_resource_from_env(environ: Mapping[str, str] | None = None) -> PrenightSimulationResource:
+    """The pre-night simulation settings from ``VSEQ_PRENIGHT_*`` (read when definitions load)."""
+    env = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    if env.get(PRENIGHT_SCHEDULER_ENV):
+        settings["scheduler"] = env[PRENIGHT_SCHEDULER_ENV]
+    if env.get(PRENIGHT_NIGHTS_ENV):
+        settings["nights"] = int(env[PRENIGHT_NIGHTS_ENV])
+    if env.get(PRENIGHT_VARIANTS_ENV):
+        settings["variants"] = [v for v in env[PRENIGHT_VARIANTS_ENV].replace(",", " ").split() if v]
+    if env.get(PRENIGHT_LOOKBACK_ENV):
+        settings["lookback_nights"] = int(env[PRENIGHT_LOOKBACK_ENV])
+    return PrenightSimulationResource(**settings)

@@ -10,7 +10,7 @@ configure_offline_astropy()
 
 from .config_loader import SchedulerConfig, load_scheduler_config  # noqa: E402
 from .preload import preload_visits, visits_to_observations  # noqa: E402
-from .runner import SimulationResult, run_simulation  # noqa: E402
+from .runner import SimulationResult, run_simulation, run_simulations  # noqa: E402
 from .site_data import SiteData, prepare_site_data  # noqa: E402
 from .sky import ApproximateSkyModel  # noqa: E402
 from .variants import DEFAULT_VARIANTS, SimulationVariant  # noqa: E402
@@ -27,5 +27,6 @@ __all__ = [
     "preload_visits",
     "prepare_site_data",
     "run_simulation",
+    "run_simulations",
     "visits_to_observations",
 ]

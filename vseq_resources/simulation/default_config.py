@@ -18,6 +18,13 @@ The survey, built from rubin_scheduler's own example surveys:
   moon, planets and telescope limits, and only started when the pair can finish before twilight;
   filter changes are priced by the blobs' ``band_change_approx`` and the mounted bands follow the
   moon (``SimpleBandSched`` in ``sim_runner``: u out near full moon, y out near new moon);
+- sky-dependent band choice: every pair survey also scores its bands against the moon
+  (:class:`MoonBandPreferenceBasisFunction`): u and g are preferred while the moon is down or
+  thin, z and y while it is bright, r and i are neutral. The baseline gets this behaviour from
+  the footprint deficits it accumulates over months (blue bands fall behind in bright time and
+  catch up in dark time) and from the real sky maps; a pre-night simulation started from little
+  history would otherwise pick the red pairs every night (the deeper-target r/i/z footprints
+  always have the larger deficit), so a dark night showed no u or g at all;
 - second tier: greedy single visits in riz y for twilight and gaps.
 """
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import healpy as hp
 import numpy as np
+from rubin_scheduler.scheduler.basis_functions import BaseBasisFunction
 from rubin_scheduler.scheduler.example import simple_greedy_survey, simple_pairs_survey
 from rubin_scheduler.scheduler.schedulers import CoreScheduler
 from rubin_scheduler.scheduler.utils import Footprint
@@ -41,6 +49,38 @@ PAIR_BANDS = (("u", "g"), ("g", "r"), ("r", "i"), ("i", "z"), ("z", "y"))
 GREEDY_BANDS = ("r", "i", "z", "y")
 PAIR_MINUTES = 33.0
 SCIENCE_PROGRAM = "vseq_default"
+DARK_BANDS = ("u", "g")
+BRIGHT_BANDS = ("z", "y")
+MOON_PREFERENCE_WEIGHT = 4.0
+"""Weight of the moon band preference: above the stay-in-band reward (3) of the pair surveys,
+so that the telescope changes to the blue pairs when the sky darkens, and back."""
+
+
+class MoonBandPreferenceBasisFunction(BaseBasisFunction):
+    """Prefer blue bands in dark time and red ones in bright time (a scalar in 0..1).
+
+    Darkness is 1 while the moon is below the horizon, else 1 - its illuminated fraction. A band
+    in ``DARK_BANDS`` scores the darkness, one in ``BRIGHT_BANDS`` 1 - darkness, others 0.5; a
+    survey of several bands gets their mean.
+    """
+
+    def __init__(self, bandnames: tuple[str, ...]) -> None:
+        super().__init__()
+        self.bandnames = tuple(bandnames)
+
+    def _calc_value(self, conditions, **kwargs) -> float:
+        darkness = 1.0 if conditions.moon_alt < 0 else 1.0 - float(conditions.moon_phase) / 100.0
+        scores = [
+            darkness if band in DARK_BANDS else (1.0 - darkness) if band in BRIGHT_BANDS else 0.5
+            for band in self.bandnames
+        ]
+        return float(np.mean(scores))
+
+
+def _with_moon_preference(survey, bands: tuple[str, ...]):
+    survey.basis_functions.append(MoonBandPreferenceBasisFunction(bands))
+    survey.basis_weights = list(survey.basis_weights) + [MOON_PREFERENCE_WEIGHT]
+    return survey
 
 
 def footprint_maps(nside: int = DEFAULT_NSIDE) -> np.ndarray:
@@ -72,16 +112,19 @@ def get_scheduler(
         footprint.set_footprint(band, maps[band])
 
     pairs = [
-        simple_pairs_survey(
-            nside=nside,
-            bandname=b1,
-            bandname2=b2,
-            footprint=footprint,
-            survey_start=survey_start,
-            pair_time=PAIR_MINUTES,
-            science_program=SCIENCE_PROGRAM,
-            observation_reason=f"pairs_{b1}{b2}",
-            require_time=True,
+        _with_moon_preference(
+            simple_pairs_survey(
+                nside=nside,
+                bandname=b1,
+                bandname2=b2,
+                footprint=footprint,
+                survey_start=survey_start,
+                pair_time=PAIR_MINUTES,
+                science_program=SCIENCE_PROGRAM,
+                observation_reason=f"pairs_{b1}{b2}",
+                require_time=True,
+            ),
+            (b1, b2),
         )
         for b1, b2 in PAIR_BANDS
     ]

@@ -10,6 +10,7 @@ select the nominal one by its tags, so only it carries ``nominal``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 IDEAL_FWHM_500 = 0.7  # arcsec: rubin_scheduler's ConstantSeeingData, used by seeing_data="ideal"
@@ -53,3 +54,36 @@ SEEING_1_2 = SimulationVariant(
     seeing_fwhm_500=1.2,
 )
 DEFAULT_VARIANTS: tuple[SimulationVariant, ...] = (NOMINAL, DELAY_60, SEEING_1_2)
+
+_DELAY = re.compile(r"^delay_(?P<minutes>\d+(\.\d+)?)$")
+_SEEING = re.compile(r"^seeing_(?P<fwhm>\d+(\.\d+)?)$")
+
+
+def variant_by_name(name: str) -> SimulationVariant:
+    """A variant by name: one of :data:`DEFAULT_VARIANTS`, ``delay_<minutes>`` or ``seeing_<arcsec>``."""
+    for variant in DEFAULT_VARIANTS:
+        if variant.name == name:
+            return variant
+    if match := _DELAY.match(name):
+        minutes = float(match["minutes"])
+        return SimulationVariant(
+            name=name,
+            tags=("prenight", "ideal", name),
+            description=f"Start time delayed by {minutes:g} minutes, nominal slew and visit overhead, "
+            "ideal conditions",
+            delay_minutes=minutes,
+        )
+    if match := _SEEING.match(name):
+        fwhm = float(match["fwhm"])
+        return SimulationVariant(
+            name=name,
+            tags=("prenight", name),
+            description=f'Nominal start and overhead, constant {fwhm:g}" seeing, no clouds or downtime',
+            seeing_fwhm_500=fwhm,
+        )
+    from ..errors import InvalidInputError
+
+    known = ", ".join(v.name for v in DEFAULT_VARIANTS)
+    raise InvalidInputError(
+        f"unknown simulation variant {name!r}: use {known}, delay_<minutes> or seeing_<arcsec>"
+    )

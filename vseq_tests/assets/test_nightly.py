@@ -34,7 +34,8 @@ def configured(
 
 
 def test_nightly_with_configured_services(configured: Path) -> None:
-    result = CliRunner().invoke(main, [NIGHT.replace("-", ""), "--telescope", "simonyi"])
+    args = ["--prenight-variant", "nominal", "--prenight-hours", "0.5"]
+    result = CliRunner().invoke(main, [NIGHT.replace("-", ""), "--telescope", "simonyi", *args])
     assert result.exit_code == 0, result.output + str(result.exception)
     out = result.stdout
     assert f"simonyi {NIGHT}: OK" in out
@@ -42,9 +43,14 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     assert "check     visits_file_reads_back: passed" in out
     assert "dagster dev -m vseq_assets.definitions" in out
     assert (configured / "dagster_home" / "dagster.yaml").is_file()
+    following = "2025-10-17"  # NIGHT + 1, pre-loaded with the completed visits of NIGHT
+    assert f"simonyi pre-night {following}: OK" in out
+    assert f"pre-loaded {LSSTCAM_VISITS} completed visits; site data vseq_approximate" in out
+    assert "check     simulated_after_preloaded: passed" in out
+    assert "check     simulations_read_back: passed" in out
     assert "using the configured ConsDB; nothing is simulated" in result.stderr
 
-    again = CliRunner().invoke(main, [EMPTY_NIGHT, "--telescope", "simonyi"])
+    again = CliRunner().invoke(main, [EMPTY_NIGHT, "--telescope", "simonyi", "--no-prenight"])
     assert again.exit_code == 0, again.output
     assert "visits    0" in again.stdout
 

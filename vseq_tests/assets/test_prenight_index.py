@@ -121,3 +121,18 @@ def test_night_without_simulations(archive_resource: ArchiveResource, tmp_path: 
     assert meta["simulation_count"] == 0 and meta["nights_written"] == "2026-05-01"
     assert json.loads(ResourcePath(meta["url"]).read()) == {}
     assert check_results(result)["prenight_index_matches_database"].passed
+
+
+def test_check_passes_with_sub_millisecond_creation_times(
+    archive_resource: ArchiveResource, tmp_path: Path
+) -> None:
+    """Real creation times carry microseconds; the snapshot format keeps milliseconds."""
+    resource = index_resource(archive_resource, tmp_path)
+    vsa = resource.open()
+    try:
+        record_sim(vsa, "microseconds", [NIGHT], created="2026-04-11T14:00:00.806751+00:00")
+        result = run(resource)
+        assert result.success
+        assert check_results(result)["prenight_index_matches_database"].passed
+    finally:
+        vsa.metadata.close()

@@ -78,3 +78,14 @@ def test_bad_arguments(site_data_dir) -> None:
         run_simulation(DEFAULT_CONFIG, day_obs=DAY_OBS, telescope="hubble", site_data_dir=site_data_dir)
     with pytest.raises(InvalidInputError, match="nights"):
         run_simulation(DEFAULT_CONFIG, day_obs=DAY_OBS, nights=0, site_data_dir=site_data_dir)
+
+
+def test_variants_by_name() -> None:
+    from vseq_resources.simulation.variants import variant_by_name
+
+    assert variant_by_name("nominal") is NOMINAL
+    assert variant_by_name("delay_30").delay_minutes == 30
+    assert variant_by_name("seeing_1.5").seeing_fwhm_500 == 1.5
+    assert "nominal" not in variant_by_name("seeing_1.5").tags
+    with pytest.raises(InvalidInputError, match="unknown simulation variant"):
+        variant_by_name("sunny")
