@@ -4,13 +4,16 @@
 some of them under pandas 2.x, so it is written in the pandas/PyTables *fixed* format (a pandas 3
 *table* format file cannot be read by pandas 2), compressed with zlib (the deflate filter is built
 into every HDF5 library, unlike blosc), and with strings as plain Python ``str`` objects (pandas 3
-would otherwise write its own string dtype).
+would otherwise write its own string dtype). Next to the pandas nodes, a small night layout (rows
+of each night, strings re-encoded by column) lets ``read_visits_h5(nights=...)`` read one night out
+of a long survey without reading the rest; pandas ignores it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import sqlite3
@@ -19,6 +22,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,9 +97,12 @@ def write_visits_h5(
             # are missing (None), which changes nothing about how they are stored.
             warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
             for key, frame in tables.items():
-                _portable(frame).to_hdf(
+                portable = _portable(frame)
+                portable.to_hdf(
                     tmp_name, key=key, mode="a", format="fixed", complib=COMPLIB, complevel=COMPLEVEL
                 )
+                if key == OBSERVATIONS_KEY:
+                    _write_night_layout(Path(tmp_name), portable)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -158,24 +165,44 @@ def read_visits_h5(
     """
     from lsst.resources import ResourcePath
 
+    wanted = None if nights is None else np.array([_dayobs(n).toordinal() for n in nights], dtype=np.int64)
     resource = ResourcePath(os.fspath(path_or_url), forceAbsolute=True)
     if resource.isLocal:
-        frame = _read_local(Path(resource.ospath), key)
+        frame = _read_local(Path(resource.ospath), key, wanted)
     else:
         from .store import store_errors
 
         with store_errors("download", str(resource)), resource.as_local() as local:
-            frame = _read_local(Path(local.ospath), key)
-    if nights is None:
+            frame = _read_local(Path(local.ospath), key, wanted)
+    if nights is None or frame.attrs.pop(_NIGHTS_SELECTED, False):
         return frame
     if MJD_COLUMN not in frame.columns:
         raise InvalidInputError(f"table {key!r} of {path_or_url} has no {MJD_COLUMN} column")
-    wanted = np.array([_dayobs(n).toordinal() for n in nights], dtype=np.int64)
     keep = np.isin(dayobs_ordinals(frame[MJD_COLUMN]), wanted)
     return frame.loc[keep]
 
 
-def _read_local(path: Path, key: str) -> pd.DataFrame:
+def _read_local(path: Path, key: str, nights: np.ndarray | None = None) -> pd.DataFrame:
+    """The table ``key``; with ``nights`` (dayobs ordinals), only the rows of those nights when
+    the file has a night layout (the frame is then flagged in ``attrs``), else the whole table."""
+    if nights is not None and key == OBSERVATIONS_KEY and path.is_file():
+        import tables
+
+        try:
+            frame = _read_nights(path, nights)
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            tables.HDF5ExtError,
+            tables.NoSuchNodeError,
+        ):
+            frame = None  # not a layout we can trust: the whole-table read reports real problems
+        if frame is not None:
+            frame.attrs[_NIGHTS_SELECTED] = True
+            return frame
     return _read_tables(path, [key])[key]
 
 
@@ -191,17 +218,142 @@ def _read_tables(path: Path, keys: list[str] | None) -> dict[str, pd.DataFrame]:
             for key in keys or ():
                 if key not in present:
                     raise InvalidInputError(f"{path} has no {key!r} table (it has: {', '.join(present)})")
-            frames = {key: store.get(key) for key in (keys or present)}
+            # select, not get: get() swaps in pandas' pure-Python unpickler for every object
+            # column (several times slower on string columns); select() reads the same frame.
+            frames = {key: store.select(key) for key in (keys or present)}
     except InvalidInputError:
         raise
     except (OSError, ValueError, TypeError, KeyError, tables.HDF5ExtError, tables.NoSuchNodeError) as err:
+        # HDF5 errors carry a whole back trace; its last line says what failed.
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         raise InvalidInputError(
-            f"{path} is not a readable visits.h5 file: {type(err).__name__}: {err}"
+            f"{path} is not a readable visits.h5 file: {type(err).__name__}: {lines[-1] if lines else ''}"
         ) from None
     for key, frame in frames.items():
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInputError(f"{key!r} in {path} is a {type(frame).__name__}, not a table")
     return frames
+
+
+# --- night layout: one night without reading the whole file ---------------------------------
+#
+# The fixed format keeps every string column of a frame in one pickled block, which can only be
+# read whole, so a night out of a ten-year file would unpickle every string of the survey. Next to
+# the pandas nodes (which pandas 2 and 3 read as before, and ignore these), ``write_visits_h5``
+# stores in the ``observations`` group:
+#
+# - ``vseq_nights``: int64 rows (dayobs ordinal, first row, end row) of each run of consecutive
+#   visits on the same night (one run per night when the visits are sorted by time);
+# - for each string column j: ``vseq_text{j}_codes`` (int32 per visit, -1 for None) into the
+#   distinct values, stored as UTF-8 bytes ``vseq_text{j}_utf8`` cut at ``vseq_text{j}_offsets``.
+#
+# Numeric blocks are chunked and read by row range. Files without the layout (written by anyone
+# else, or whose ``observations`` were rewritten since) are read whole and filtered.
+
+_LAYOUT_NODE = "vseq_nights"
+_LAYOUT_VERSION = 1
+_NIGHTS_SELECTED = "vseq_nights_selected"
+_MAX_RUNS = 1_000_000
+
+
+def _write_night_layout(path: Path, observations: pd.DataFrame) -> None:
+    """Add the night layout of ``observations`` (as written by pandas) to the file at ``path``."""
+    n = len(observations)
+    text_columns = [c for c, t in observations.dtypes.items() if pd.api.types.is_object_dtype(t)]
+    if n == 0 or MJD_COLUMN not in observations.columns or not observations.columns.is_unique:
+        return
+    ordinals = dayobs_ordinals(observations[MJD_COLUMN])
+    starts = np.flatnonzero(np.diff(ordinals, prepend=ordinals[0] - 1))
+    if len(starts) > _MAX_RUNS:
+        return
+    runs = np.column_stack([ordinals[starts], starts, np.append(starts[1:], n)]).astype(np.int64)
+    encoded = []
+    for column in text_columns:
+        values = observations[column].to_numpy(dtype=object)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        if not all(type(u) is str for u in uniques) or (codes < 0).sum() != sum(v is None for v in values):
+            return  # something other than str and None: not ours to re-encode
+        utf8 = [u.encode("utf-8", "surrogatepass") for u in uniques]
+        offsets = np.zeros(len(utf8) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in utf8], out=offsets[1:])
+        encoded.append(
+            (codes.astype(np.int32), np.frombuffer(b"".join(utf8) + b"\0", dtype=np.uint8), offsets)
+        )
+    import tables
+
+    filters = tables.Filters(complevel=COMPLEVEL, complib=COMPLIB)
+    with tables.open_file(path, mode="a") as handle:
+        group = handle.get_node(f"/{OBSERVATIONS_KEY}")
+        for j, arrays in enumerate(encoded):
+            for suffix, array in zip(("codes", "utf8", "offsets"), arrays, strict=True):
+                handle.create_carray(group, f"vseq_text{j}_{suffix}", obj=array, filters=filters)
+        node = handle.create_carray(group, _LAYOUT_NODE, obj=runs, filters=filters)
+        node.attrs.vseq_layout = _LAYOUT_VERSION
+        node.attrs.nrows = n
+        node.attrs.text_columns = json.dumps([str(c) for c in text_columns])
+
+
+def _read_nights(path: Path, nights: np.ndarray) -> pd.DataFrame | None:
+    """The visits of ``nights`` (dayobs ordinals) read through the night layout, or None when the
+    file has none. Only the rows of those nights are read (and decompressed)."""
+    import tables
+
+    with pd.HDFStore(path, mode="r") as store:
+        group = store.get_node(OBSERVATIONS_KEY)
+        if group is None or _LAYOUT_NODE not in group:
+            return None
+        layout = group[_LAYOUT_NODE]
+        if getattr(layout.attrs, "vseq_layout", None) != _LAYOUT_VERSION:
+            return None
+        runs = layout[:]
+        storer = store.get_storer(OBSERVATIONS_KEY)
+        if storer.is_table or int(layout.attrs.nrows) != group.axis1.nrows:
+            return None  # the observations were rewritten by something else since
+        text_columns = json.loads(layout.attrs.text_columns)
+        chosen = runs[np.isin(runs[:, 0], nights)]
+        ranges = [(int(a), int(b)) for a, b in chosen[:, 1:]] or [(0, 0)]
+        index = _concat_1d([storer.read_index("axis1", start=a, stop=b) for a, b in ranges])
+        items = storer.read_index("axis0")
+        pieces = []
+        for i in range(storer.nblocks):
+            block_items = storer.read_index(f"block{i}_items")
+            node = group[f"block{i}_values"]
+            if isinstance(node, tables.VLArray):
+                if not set(block_items) <= set(text_columns):
+                    return None
+                columns = {name: _read_text(group, text_columns.index(name), ranges) for name in block_items}
+                block = pd.DataFrame(columns, index=index)
+                if pd.Series(["x"]).dtype != object:  # pandas 3: strings read as str
+                    block = block.astype(pd.StringDtype(na_value=np.nan))  # as pandas reads it
+            else:
+                values = np.concatenate(
+                    [storer.read_array(f"block{i}_values", start=a, stop=b) for a, b in ranges], axis=1
+                )
+                block = pd.DataFrame(
+                    np.asfortranarray(values.T), columns=block_items, index=index, copy=False
+                )
+            pieces.append(block)
+    return (
+        pd.concat(pieces, axis=1).reindex(columns=items)
+        if pieces
+        else pd.DataFrame(columns=items, index=index)
+    )
+
+
+def _read_text(group: Any, j: int, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The str (or None) values of layout string column ``j`` in the row ``ranges``."""
+    codes = np.concatenate([group[f"vseq_text{j}_codes"][a:b] for a, b in ranges])
+    offsets = group[f"vseq_text{j}_offsets"]
+    utf8 = group[f"vseq_text{j}_utf8"]
+    out = np.full(len(codes), None, dtype=object)
+    for code in np.unique(codes[codes >= 0]):
+        start, stop = offsets[code : code + 2]
+        out[codes == code] = bytes(utf8[start:stop]).decode("utf-8", "surrogatepass")
+    return out
+
+
+def _concat_1d(parts: list[Any]) -> Any:
+    return parts[0] if len(parts) == 1 else parts[0].append(parts[1:])
 
 
 def _dayobs(value: dt.date | str | int) -> dt.date:
@@ -403,20 +555,110 @@ def compute_nightly_stats(
         nights = [_dayobs(day_obs).toordinal()]
     else:
         nights = sorted({_dayobs(night).toordinal() for night in day_obs})
+    # Visits in night order once; each night is then a slice and "up to that night" a prefix.
+    order = np.argsort(ordinals, kind="stable")
+    by_night = ordinals[order]
+    starts = np.searchsorted(by_night, nights, side="left")
+    ends = np.searchsorted(by_night, nights, side="right")
+    described: dict[str, list[tuple[dict, dict]]] = {}
+    for column in present:
+        values = visits[column].to_numpy(dtype="float64", na_value=np.nan)[order]
+        prefix = _PrefixStats(values)
+        described[column] = [
+            (_describe(values[start:end]), prefix.describe(end))
+            for start, end in zip(starts, ends, strict=True)
+        ]
     rows = []
-    for night in nights:
+    for i, night in enumerate(nights):
         for column in present:
-            values = visits[column].to_numpy(dtype="float64", na_value=np.nan)
-            for accumulated, mask in ((False, ordinals == night), (True, ordinals <= night)):
+            for accumulated, stats in zip((False, True), described[column][i], strict=True):
                 rows.append(
                     {
                         "day_obs": dt.date.fromordinal(night),
                         "value_name": column,
                         "accumulated": accumulated,
-                        **_describe(values[mask]),
+                        **stats,
                     }
                 )
     return pd.DataFrame(rows, columns=list(NIGHTLY_STATS_COLUMNS)).astype({"count": "int64"})
+
+
+class _PrefixStats:
+    """``_describe`` of growing prefixes ``values[:end]`` (``end`` never decreasing), each in
+    about O(sqrt(n)) instead of O(n): a ten-year survey has thousands of nights.
+
+    Count, mean, standard deviation, min and max are merged night by night (Chan et al.'s
+    pairwise update of the mean and the sum of squared deviations); the quantiles are order
+    statistics of the prefix, found through per-block counts over the values' global sort order,
+    and interpolated as ``numpy.quantile(method="linear")`` does.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        valid = ~np.isnan(values)
+        order = np.flatnonzero(valid)[np.argsort(values[valid], kind="stable")]
+        self.sorted = values[order]
+        self.rank = np.full(len(values), -1, dtype=np.int64)
+        self.rank[order] = np.arange(len(order))
+        self.block = max(64, int(np.sqrt(max(len(order), 1))))
+        self.counts = np.zeros(len(order) // self.block + 1, dtype=np.int64)
+        self.present = np.zeros(len(order), dtype=bool)
+        self.done = 0
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        self.min, self.max = np.inf, -np.inf
+
+    def describe(self, end: int) -> dict[str, float | int]:
+        if end > self.done:
+            self._add(self.done, end)
+            self.done = end
+        if self.n == 0:
+            return {"count": 0, "mean": np.nan, "std": np.nan, "min": np.nan}
+        cumulative = np.cumsum(self.counts)
+        positions = (self.n - 1) * np.array(list(STATS_QUANTILES.values()))
+        below = np.floor(positions).astype(np.int64)
+        quantiles = [
+            _lerp(self._kth(cumulative, lo), self._kth(cumulative, min(lo + 1, self.n - 1)), gamma)
+            for lo, gamma in zip(below, positions - below, strict=True)
+        ]
+        return {
+            "count": self.n,
+            "mean": float(self.mean),
+            "std": float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else np.nan,
+            "min": float(self.min),
+            **{name: float(q) for name, q in zip(STATS_QUANTILES, quantiles, strict=True)},
+            "max": float(self.max),
+        }
+
+    def _add(self, start: int, end: int) -> None:
+        ranks = self.rank[start:end]
+        ranks = ranks[ranks >= 0]
+        if not len(ranks):
+            return
+        self.present[ranks] = True
+        self.counts += np.bincount(ranks // self.block, minlength=len(self.counts))
+        chunk = self.values[start:end]
+        chunk = chunk[~np.isnan(chunk)]
+        n, mean = len(chunk), chunk.mean()
+        m2 = float(((chunk - mean) ** 2).sum())
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * n / total if self.n else mean
+        self.m2 = self.m2 + m2 + delta * delta * self.n * n / total
+        self.n = total
+        self.min, self.max = min(self.min, chunk.min()), max(self.max, chunk.max())
+
+    def _kth(self, cumulative: np.ndarray, k: int) -> float:
+        """The k-th smallest (0-based) value of the prefix."""
+        block = int(np.searchsorted(cumulative, k, side="right"))
+        before = int(cumulative[block - 1]) if block else 0
+        offset = np.flatnonzero(self.present[block * self.block : (block + 1) * self.block])[k - before]
+        return self.sorted[block * self.block + offset]
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """``numpy.quantile``'s linear interpolation, term for term."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
 
 def _visit_night_ordinals(visits: pd.DataFrame) -> np.ndarray:

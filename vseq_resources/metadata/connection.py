@@ -14,7 +14,7 @@ import psycopg2.extras
 import sqlalchemy as sa
 
 from ..config import validate_schema_name
-from ..errors import ConfigurationError, DatabaseUnavailableError
+from ..errors import ConfigurationError, DatabaseUnavailableError, PermissionDeniedError, VseqError
 
 _AUTH_FAILURES = (
     "password authentication failed",
@@ -64,6 +64,28 @@ def connection_error(err: sa.exc.OperationalError, url: sa.URL) -> Configuration
     if any(marker in lowered for marker in _AUTH_FAILURES):
         return ConfigurationError(f"metadata database at {where} refused user {url.username!r}: {reason}")
     return DatabaseUnavailableError(f"cannot reach the metadata database at {where}: {reason}")
+
+
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def statement_error(err: sa.exc.DBAPIError, url: sa.URL) -> VseqError | None:
+    """A one-line vseq error for a statement that failed for a reason outside the caller's
+    control: the connection was lost (:class:`DatabaseUnavailableError`, worth retrying) or the
+    role lacks a privilege (:class:`PermissionDeniedError`). None for any other failure."""
+    orig = getattr(err, "orig", None)
+    reason = _libpq_reason(str(orig) if orig is not None else str(err))
+    where = describe_location(url)
+    if getattr(orig, "pgcode", None) == INSUFFICIENT_PRIVILEGE:
+        return PermissionDeniedError(
+            f"the metadata database at {where} refused user {url.username!r}: {reason}"
+        )
+    if err.connection_invalidated:
+        return DatabaseUnavailableError(f"lost the connection to the metadata database at {where}: {reason}")
+    if isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
+        # Server-side aborts worth retrying: deadlock, serialization failure, statement timeout...
+        return DatabaseUnavailableError(f"the metadata database at {where} failed: {reason}")
+    return None
 
 
 def _libpq_reason(message: str) -> str:

@@ -16,16 +16,15 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ..config import validate_schema_name
 from ..errors import ConfigurationError, InvalidInputError, NotFoundError
 from . import schema as s
-from .connection import configure_engine, connection_error, describe_location
+from .connection import configure_engine, connection_error, describe_location, statement_error
 from .migrate import current_revision, migrate
 from .simulation_queries import creation_day_obs, simulations_extra_sql, tag_conditions
 from .values import (
@@ -40,6 +39,9 @@ from .values import (
     frame,
     plain,
 )
+
+if TYPE_CHECKING:  # pandas is imported where frames are built (values.frame): CLI start-up
+    import pandas as pd
 
 UuidLike = uuid.UUID | str
 DayLike = str | int | dt.date
@@ -122,8 +124,17 @@ class MetadataDatabase:
             conn = self.engine.connect()
         except sa.exc.OperationalError as err:
             raise connection_error(err, self.engine.url) from None
-        with conn:
-            yield conn
+        try:
+            with conn:
+                yield conn
+        except sa.exc.DBAPIError as err:
+            # A connection lost mid-work (server stopped, backend terminated) or a privilege the
+            # role lacks (a reader writing, a writer deleting): one clear line instead of a
+            # driver traceback. Anything else (constraint violations...) is left to the caller.
+            translated = statement_error(err, self.engine.url)
+            if translated is None:
+                raise
+            raise translated from None
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -394,8 +405,8 @@ class MetadataDatabase:
         sql = (
             "SELECT r.visitseq_uuid, r.file_type, r.file_url, COALESCE(r.file_sha256, c.file_sha256), "
             "c.size_bytes FROM ("
-            " SELECT visitseq_uuid, 'visits' AS file_type, visitseq_url AS file_url, NULL::bytea AS file_sha256"
-            " FROM visitseq WHERE visitseq_url IS NOT NULL"
+            " SELECT visitseq_uuid, 'visits' AS file_type, visitseq_url AS file_url,"
+            " NULL::bytea AS file_sha256 FROM visitseq WHERE visitseq_url IS NOT NULL"
             " UNION ALL SELECT visitseq_uuid, file_type, file_url, file_sha256 FROM files"
             " WHERE file_url IS NOT NULL"
             ") AS r LEFT JOIN file_checksums AS c ON c.file_url = r.file_url "

@@ -15,15 +15,16 @@ serialise, and a failure leaves the schema as it was.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from ..config import validate_schema_name
 from ..errors import ConfigurationError
 from .schema import REFERENCE_TABLES, REFERENCE_VIEWS
+
+if TYPE_CHECKING:  # Alembic is imported only when migrating (commands that only query start faster)
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 REFERENCE_REVISION = "0001"
@@ -32,6 +33,8 @@ VERSION_TABLE = "alembic_version"
 
 def alembic_config(connection: sa.Connection | None = None, schema: str | None = None) -> Config:
     """An Alembic Config built in code, carrying the connection and schema env.py runs on."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -41,6 +44,8 @@ def alembic_config(connection: sa.Connection | None = None, schema: str | None =
 
 def head_revision() -> str:
     """The newest revision this code knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -48,6 +53,8 @@ def head_revision() -> str:
 
 def migrate(engine: sa.Engine, schema: str) -> str:
     """Bring ``schema`` to the head revision (creating or adopting it); return that revision."""
+    from alembic import command
+
     validate_schema_name(schema)
     with engine.begin() as conn:
         conn.execute(

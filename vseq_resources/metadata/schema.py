@@ -156,6 +156,7 @@ nightly_stats = Table(
     Column("accumulated", BOOLEAN, primary_key=True),
     Column("count", INTEGER),
     *(Column(name, DOUBLE_PRECISION) for name in STATS_VALUE_COLUMNS[1:]),
+    Index("nightly_stats_day_obs_idx", "day_obs", "visitseq_uuid"),
 )
 
 # Reserved for MAF results: they exist in production, no tool writes them yet.

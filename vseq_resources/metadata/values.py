@@ -14,16 +14,17 @@ import math
 import uuid
 from collections.abc import Sequence
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import Column
 from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
 from sqlalchemy.types import BOOLEAN, DATE, INTEGER, TEXT, TIMESTAMP, Float
 
 from ..dayobs import DayobsError, parse_dayobs
 from ..errors import InvalidInputError
+
+if TYPE_CHECKING:  # pandas and numpy are imported by the functions that need them (CLI start-up)
+    import pandas as pd
 
 SHA256_LENGTH = 32
 
@@ -66,7 +67,7 @@ def as_time(value: dt.datetime | str | pd.Timestamp, field: str = "creation_time
             value = dt.datetime.fromisoformat(value)
         except ValueError:
             raise InvalidInputError(f"{field}: {value!r} is not an ISO time") from None
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, dt.datetime) and hasattr(value, "to_pydatetime"):  # pandas.Timestamp
         value = value.to_pydatetime()
     if not isinstance(value, dt.datetime):
         raise InvalidInputError(f"{field}: expected a datetime, not {type(value).__name__}")
@@ -109,7 +110,9 @@ def as_number(value: Any, field: str, integer: bool = False) -> int | float | No
 
 
 def as_bool(value: Any, field: str) -> bool:
-    if isinstance(value, bool | np.bool_):
+    if isinstance(value, bool) or (
+        type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+    ):
         return bool(value)
     raise InvalidInputError(f"{field}: expected true or false, not {value!r}")
 
@@ -149,6 +152,8 @@ def plain(value: Any) -> Any:
 
 def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
     """A DataFrame of result rows, with the columns even when there are no rows."""
+    import pandas as pd
+
     return pd.DataFrame([[plain(v) for v in row] for row in rows], columns=list(columns))
 
 

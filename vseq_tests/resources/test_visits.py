@@ -443,3 +443,71 @@ def test_nightly_stats_from_consdb_day_obs() -> None:
     stats = compute_nightly_stats(consdb, columns=["altitude"])
     assert list(stats["day_obs"]) == [dt.date(2025, 11, 20)] * 2 + [dt.date(2025, 11, 21)] * 2
     assert list(stats["mean"]) == [50.0, 50.0, 80.0, 60.0]
+
+
+# --- nights out of long surveys (night layout, nightly statistics at scale) ---------------------
+
+
+def _survey(nights: int = 40, seed: int = 3) -> pd.DataFrame:
+    """Visits on many nights, some nights empty, strings with None, a non-default index."""
+    rng = np.random.default_rng(seed)
+    night = np.sort(rng.integers(0, nights, 600))
+    mjd = 61000.5 + night + np.sort(rng.uniform(0.02, 0.37, 600))
+    return pd.DataFrame(
+        {
+            "observationId": np.arange(600),
+            "observationStartMJD": np.sort(mjd),
+            "altitude": np.where(rng.uniform(size=600) < 0.05, np.nan, rng.uniform(20, 90, 600)),
+            "band": pd.Series(rng.choice(list("ugrizy"), 600), dtype="str"),
+            "target_name": [None if i % 9 == 0 else f"field {i % 13}" for i in range(600)],
+            "note": ["é ünïcode" if i % 5 else "" for i in range(600)],
+        },
+        index=np.arange(600) + 10_000,
+    )
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_nights_read_through_the_layout_match_the_whole_file(tmp_path: Path, shuffled: bool) -> None:
+    survey = _survey()
+    if shuffled:  # runs of nights instead of one block per night
+        survey = survey.sample(frac=1, random_state=1)
+    path = write_visits_h5(tmp_path / "visits.h5", survey, {"info": survey.head(2)})
+    with tables.open_file(path) as handle:
+        assert "vseq_nights" in handle.get_node("/observations")
+    whole = read_visits_h5(path)
+    ordinals = dayobs_ordinals(whole["observationStartMJD"])
+    present = sorted(set(ordinals.tolist()))
+    for chosen in ([present[0]], present[5:9], [present[-1], present[2]], [1], present):
+        nights = [dt.date.fromordinal(o) for o in chosen]
+        selected = read_visits_h5(path, nights=nights)
+        pd.testing.assert_frame_equal(selected, whole.loc[np.isin(ordinals, chosen)])
+        assert not selected.attrs
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.PerformanceWarning")
+def test_nights_of_a_file_without_layout_are_still_found(tmp_path: Path) -> None:
+    """A file whose observations were rewritten by plain pandas: read whole, then filtered."""
+    survey = _survey()
+    path = write_visits_h5(tmp_path / "visits.h5", survey)
+    plain = survey.astype({"band": object})
+    plain.to_hdf(path, key="observations", mode="a", format="fixed")  # pandas replaces the group
+    with tables.open_file(path) as handle:
+        assert "vseq_nights" not in handle.get_node("/observations")
+    night = dayobs_of_mjd(float(survey["observationStartMJD"].iloc[300]))
+    selected = read_visits_h5(path, nights=[night])
+    expected = survey[dayobs_ordinals(survey["observationStartMJD"]) == night.toordinal()]
+    _same_content(selected, expected)
+
+
+def test_nightly_stats_over_many_nights_match_pandas_describe() -> None:
+    survey = _survey(nights=60).sample(frac=1, random_state=2)
+    stats = compute_nightly_stats(survey, columns=["altitude"])
+    nights = np.array([dayobs_of_mjd(m) for m in survey["observationStartMJD"]])
+    names = {"5%": "p05", "25%": "q1", "50%": "median", "75%": "q3", "95%": "p95"}
+    assert len(stats) == 2 * len(set(nights))
+    for row in stats.itertuples(index=False):
+        mask = nights <= row.day_obs if row.accumulated else nights == row.day_obs
+        described = survey.loc[mask, "altitude"].describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95])
+        assert row.count == described["count"]
+        for source, target in {**names, "mean": "mean", "std": "std", "min": "min", "max": "max"}.items():
+            assert getattr(row, target) == pytest.approx(described[source], rel=1e-12, nan_ok=True)
