@@ -12,8 +12,9 @@ write path calls :func:`fault_point` at a few named places:
 When ``VSEQ_FAULT_PAUSE`` names a point (a comma-separated list may name several), the first
 time the process reaches it for a given marker, it writes ``<point> <pid>`` to the file
 ``VSEQ_FAULT_MARKER`` and waits until a test removes that file (or ``VSEQ_FAULT_TIMEOUT``
-seconds pass, default 600), then goes on. The test either kills the process while it waits or changes the world (stops the store or
-the database) and removes the marker to let the write continue into the failure.
+seconds pass, default 600), then goes on. The test either kills the process while it waits or
+changes the world (stops the store or the database) and removes the marker to let the write
+continue into the failure.
 
 Unset, which it always is in production, a point costs one environment lookup.
 """
