@@ -98,19 +98,17 @@ def visits_file_check(telescope: str) -> AssetChecksDefinition:
             return _failure(f"sequence {seq_uuid} has no stored visits", uuid=str(seq_uuid))
         # None for files recorded before the archive kept checksums (an adopted reference archive).
         expected_sha = vsa.metadata.get_checksum(url)
+        problems = []
         try:
             with vsa.store.local_copy(url) as local:
                 file_sha = _sha256_of_path(local)
+                if expected_sha is not None and file_sha != bytes(expected_sha):
+                    known = bytes(expected_sha).hex()
+                    problems.append(f"file checksum {file_sha.hex()} differs from the recorded {known}")
                 visits = read_visits_h5(local)
         except Exception as err:  # noqa: BLE001 - any failure to read back is what this check reports
-            return _failure(
-                f"{url} cannot be read back: {err}", uuid=str(seq_uuid), url=MetadataValue.url(url)
-            )
-        problems = []
-        if expected_sha is not None and file_sha != bytes(expected_sha):
-            problems.append(
-                f"file checksum {file_sha.hex()} differs from the recorded {bytes(expected_sha).hex()}"
-            )
+            problems.append(f"{url} cannot be read back: {' '.join(str(err).split())}")
+            return _failure("; ".join(problems), uuid=str(seq_uuid), url=MetadataValue.url(url))
         expected_rows = recorded.get("visit_count")
         if expected_rows is not None and len(visits) != int(expected_rows):
             problems.append(f"{len(visits)} rows read back, {expected_rows} recorded")

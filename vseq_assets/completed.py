@@ -32,9 +32,13 @@ from dagster import (
     AssetIn,
     AssetsDefinition,
     AssetSpec,
+    Backoff,
     DataVersion,
+    Failure,
+    Jitter,
     MaterializeResult,
     MetadataValue,
+    RetryPolicy,
     multi_asset,
 )
 
@@ -64,6 +68,31 @@ COMPLETED_STATS_COLUMNS: tuple[str, ...] = (
 reference's defaults (altitude, azimuth) and the image-quality values the briefing plots."""
 
 COMMENT_AUTHOR = "vseq-dagster"
+
+ARCHIVE_RETRY_POLICY = RetryPolicy(
+    max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+"""Retries of a step that failed for a transient reason (store or database unreachable, connection
+lost): after about 30 s, 60 s and 120 s. A failure that retrying cannot fix (bad visits, a
+checksum mismatch, a missing privilege) fails at once: see :func:`is_transient`. A failed attempt
+leaves nothing half-written (the archive's record is atomic), so a retry starts clean."""
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether retrying later may succeed: the store or the database was unreachable."""
+    import sqlalchemy as sa
+
+    from vseq_resources.errors import DatabaseUnavailableError, IntegrityError, StoreError
+
+    if isinstance(err, DatabaseUnavailableError):
+        return True
+    if isinstance(err, StoreError) and not isinstance(err, IntegrityError):
+        # The store layer's own failure (connection refused, timeout, 5xx), not a refusal of
+        # ours such as "exists with different content" (which carries no cause).
+        return err.__cause__ is not None
+    if isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    return isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated
 
 
 @dataclass(frozen=True)
@@ -202,8 +231,14 @@ def _identity_metadata(result: CompletedNight) -> dict[str, Any]:
     return metadata
 
 
-def completed_sequence_assets(telescope: str) -> AssetsDefinition:
-    """The multi-asset that archives one night of ``telescope``: file and metadata row."""
+def completed_sequence_assets(
+    telescope: str, retry_policy: RetryPolicy | None = ARCHIVE_RETRY_POLICY
+) -> AssetsDefinition:
+    """The multi-asset that archives one night of ``telescope``: file and metadata row.
+
+    ``retry_policy`` applies to transient failures only (:func:`is_transient`); others fail the
+    step at once.
+    """
     consdb_key = asset_key(telescope, CONSDB_VISITS)
     visits_key = asset_key(telescope, COMPLETED_VISITS)
     metadata_key = asset_key(telescope, COMPLETED_METADATA)
@@ -234,20 +269,27 @@ def completed_sequence_assets(telescope: str) -> AssetsDefinition:
         ins={"visits": AssetIn(consdb_key)},
         partitions_def=completed_partitions,
         pool=ARCHIVE_POOL,
+        retry_policy=retry_policy,
     )
     def completed_sequence(
         context: AssetExecutionContext, visits: pd.DataFrame, archive: ArchiveResource, consdb: ConsDBResource
     ):
         night = parse_dayobs(context.partition_key)
         query = consdb.night_query(telescope, night)
-        result = archive_completed_night(
-            archive.get_archive(),
-            telescope,
-            night,
-            visits,
-            query=query,
-            comment=f"archived by Dagster run {context.run.run_id} from {consdb.describe()}",
-        )
+        try:
+            result = archive_completed_night(
+                archive.get_archive(),
+                telescope,
+                night,
+                visits,
+                query=query,
+                comment=f"archived by Dagster run {context.run.run_id} from {consdb.describe()}",
+            )
+        except Exception as err:
+            if is_transient(err):
+                context.log.warning("transient failure, the step will be retried: %s", err)
+                raise
+            raise Failure(description=str(err), allow_retries=False) from err
         context.log.info("%s %s: %s", telescope, night, result.status)
         identity = _identity_metadata(result)
         version = DataVersion(result.visitseq_sha256.hex())

@@ -44,7 +44,7 @@ def consdb_visits_asset(telescope: str) -> AssetsDefinition:
         ),
     )
     def consdb_visits(context: AssetExecutionContext, consdb: ConsDBResource) -> Output[pd.DataFrame]:
-        from vseq_resources.visits import visits_content_hash
+        from vseq_resources.visits import validate_observations, visits_content_hash
 
         night = parse_dayobs(context.partition_key)
         context.log.info(
@@ -57,6 +57,9 @@ def consdb_visits_asset(telescope: str) -> AssetsDefinition:
             # again later. Refused credentials or a rejected query fail at once.
             wait = RETRY_WAIT_SECONDS * 2**context.retry_number
             raise RetryRequested(max_retries=RETRIES, seconds_to_wait=wait) from err
+        # Visits the archive would refuse (no, missing or absurd start times) fail here, with one
+        # clear InvalidInputError, rather than as a crash in the reporting below.
+        validate_observations(visits)
         sha256 = visits_content_hash(visits)
         context.log.info("%d ConsDB rows -> %d opsim visits", len(raw), len(visits))
         metadata = {

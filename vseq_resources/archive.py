@@ -328,7 +328,7 @@ class VisitSequenceArchive:
         sqlite file) and sets ``visitseq_url`` when the sequence has none, or when ``update``.
         ``progress(done, total)`` is called as the upload advances.
         """
-        from .visits import opsim_to_h5
+        from .visits import opsim_to_h5, read_visits_h5, validate_observations
 
         seq_uuid = as_uuid(visitseq_uuid)
         meta = self.metadata.get_metadata(seq_uuid)
@@ -338,6 +338,8 @@ class VisitSequenceArchive:
             if meta.get("visitseq_url") and not update:
                 raise InvalidInputError(f"sequence {seq_uuid} already has visits at {meta['visitseq_url']}")
             with self._as_visits_h5(source, OPSIM_SUFFIXES, opsim_to_h5) as h5_path:
+                # Only a readable visits table is stored as the visits (InvalidInputError else).
+                validate_observations(read_visits_h5(h5_path))
                 written: list[StoredFile] = []
                 with self._rollback_files_on_error(written):
                     stored = self.store.put_file(
@@ -473,14 +475,23 @@ class VisitSequenceArchive:
     def get_visits(
         self, visitseq_uuid: object, nights: Iterable[str | int | dt.date] | None = None
     ) -> pd.DataFrame:
-        """The visits of a sequence, optionally only those of some nights (dayobs)."""
+        """The visits of a sequence, optionally only those of some nights (dayobs).
+
+        The file is checked against its recorded checksum before it is read (`IntegrityError`
+        when it differs): a damaged file must not be read as slightly different visits.
+        """
         from .visits import read_visits_h5
 
         url = self.metadata.get_visitseq_url(as_uuid(visitseq_uuid))
         if not url:
             raise NotFoundError(f"sequence {visitseq_uuid} has no stored visits")
         wanted = None if nights is None else [parse_dayobs(n) for n in nights]
-        return read_visits_h5(url, nights=wanted)
+        expected = self.metadata.get_checksum(url)
+        if expected is None:
+            return read_visits_h5(url, nights=wanted)
+        with self.store.local_copy(url) as local:
+            self._check_sha256(url, local, expected)
+            return read_visits_h5(local, nights=wanted)
 
     def get_file(
         self,
@@ -684,12 +695,17 @@ class VisitSequenceArchive:
             yield h5_path
 
     def _check_sha256(self, url: str, local: Path, expected: bytes | None) -> None:
+        import hashlib
+
         from .errors import IntegrityError
-        from .store import sha256_of_path
 
         if expected is None:
             return
-        actual = sha256_of_path(local)
+        digest = hashlib.sha256()
+        with open(local, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        actual = digest.digest()
         if actual != expected:
             raise IntegrityError(
                 f"{url} does not match its recorded checksum (expected {expected.hex()}, got {actual.hex()})"

@@ -75,6 +75,13 @@ class ArchiveResource(ConfigurableResource):
         base = ArchiveSettings.from_env()
         changes: dict[str, Any] = {}
         if self.database_url:
+            if sa.make_url(self.database_url).password:
+                from .errors import ConfigurationError
+
+                # Resource config is stored in the run configuration, shown in the UI.
+                raise ConfigurationError(
+                    "the archive's database_url must not carry a password: use PGPASSWORD or ~/.pgpass"
+                )
             changes["database_url"] = self.database_url
         if self.db_schema:
             changes["schema"] = validate_schema_name(self.db_schema)

