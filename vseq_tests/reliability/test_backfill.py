@@ -1,0 +1,75 @@
+"""A parallel backfill of 14 nights against one archive and one Dagster instance.
+
+Four worker processes materialize the partition runs: every night, and some nights (all of them
+with VSEQ_RELIABILITY_FULL=1) a second time, shuffled so that runs of the same night overlap.
+Afterwards: every run successful in the instance, exactly one completed sequence per night with
+that night's visit count, every check passed, a repeated night reused its sequence, and the store
+verifies clean.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import random
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from vseq_assets.completed import ARCHIVE_POOL
+from vseq_assets.consdb import CONSDB_POOL
+from vseq_tests.reliability.backfill import run_partition
+from vseq_tests.reliability.conftest import BACKFILL_NIGHTS, visits_of
+from vseq_tests.reliability.support import FULL, open_archive, row_counts
+
+WORKERS = 4
+"""CI runs every night once and 4 of them a second time (18 runs); VSEQ_RELIABILITY_FULL=1 runs
+every night twice (28 runs)."""
+
+
+def test_parallel_backfill_of_14_nights(rel_env: dict, dagster_instance_home: Path) -> None:
+    env = {
+        **rel_env,
+        "DAGSTER_HOME": os.environ["DAGSTER_HOME"],
+        "VSEQ_DAGSTER_PG_URL": os.environ["VSEQ_DAGSTER_PG_URL"],
+    }
+    again = list(BACKFILL_NIGHTS) if FULL else list(BACKFILL_NIGHTS[::4])
+    nights = list(BACKFILL_NIGHTS) + again
+    random.Random(7).shuffle(nights)
+    with DagsterInstance.get() as instance:
+        # The instance's tables and pool limits exist before the runs start, as in production
+        # (created by the webserver/daemon). Left to the runs, concurrent first uses of a pool
+        # race in Dagster 1.13: one run fails on a unique violation in concurrency_limits.
+        for pool in (ARCHIVE_POOL, CONSDB_POOL):
+            instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+            # As many slots as workers: blocked steps re-poll slowly, which only slows the test.
+            instance.event_log_storage.set_concurrency_slots(pool, WORKERS)
+    with ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(run_partition, nights, [env] * len(nights)))
+
+    assert all(r["success"] for r in results), [r for r in results if not r["success"]]
+    assert all(all(r["checks"].values()) and len(r["checks"]) == 2 for r in results)
+    by_night: dict[str, list[dict]] = {}
+    for r in results:
+        by_night.setdefault(r["night"], []).append(r)
+    for night, runs in by_night.items():
+        assert len({r["uuid"] for r in runs}) == 1, (night, runs)  # the same sequence both times
+        assert sorted(r["new"] for r in runs) == [False] * (len(runs) - 1) + [True]
+        assert all(r["visits"] == visits_of(night) for r in runs)
+
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))
+        assert len(runs) == len(nights)
+    archive = open_archive(rel_env["VSEQ_REL_DB_URL"], rel_env["VSEQ_REL_SCHEMA"], rel_env["VSEQ_REL_STORE"])
+    try:
+        rows = archive.find_sequences("completed", telescope="simonyi")
+        assert sorted(r["first_day_obs"].isoformat() for r in rows) == sorted(BACKFILL_NIGHTS)
+        assert all(r["first_day_obs"] == r["last_day_obs"] for r in rows)
+        counts = row_counts(archive)
+        assert counts["visitseq"] == counts["completed"] == 14 and counts["comments"] == 14
+        report = archive.verify(grace=dt.timedelta(0))
+        assert report.ok and report.checked == 14 and not report.orphans and not report.young_orphans
+    finally:
+        archive.metadata.close()
