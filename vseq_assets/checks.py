@@ -11,9 +11,7 @@ run on a sequence that failed them.
 # annotations of asset and check functions when they are defined.
 
 import datetime as dt
-import hashlib
 import uuid as uuidlib
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -59,14 +57,6 @@ def _sequence_uuid(
     return (newest[0]["visitseq_uuid"] if newest else None), recorded
 
 
-def _sha256_of_path(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
-
-
 def _failure(description: str, **metadata: Any) -> AssetCheckResult:
     return AssetCheckResult(passed=False, description=description, metadata=metadata)
 
@@ -85,6 +75,7 @@ def visits_file_check(telescope: str) -> AssetChecksDefinition:
     def visits_file_reads_back(
         context: AssetCheckExecutionContext, archive: ArchiveResource
     ) -> AssetCheckResult:
+        from vseq_resources.store import sha256_of_path
         from vseq_resources.visits import read_visits_h5, visits_content_hash
 
         night = parse_dayobs(context.partition_key)
@@ -101,7 +92,7 @@ def visits_file_check(telescope: str) -> AssetChecksDefinition:
         problems = []
         try:
             with vsa.store.local_copy(url) as local:
-                file_sha = _sha256_of_path(local)
+                file_sha = sha256_of_path(local)
                 if expected_sha is not None and file_sha != bytes(expected_sha):
                     known = bytes(expected_sha).hex()
                     problems.append(f"file checksum {file_sha.hex()} differs from the recorded {known}")

@@ -695,17 +695,12 @@ class VisitSequenceArchive:
             yield h5_path
 
     def _check_sha256(self, url: str, local: Path, expected: bytes | None) -> None:
-        import hashlib
-
         from .errors import IntegrityError
+        from .store import sha256_of_path
 
         if expected is None:
             return
-        digest = hashlib.sha256()
-        with open(local, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        actual = digest.digest()
+        actual = sha256_of_path(local)
         if actual != expected:
             raise IntegrityError(
                 f"{url} does not match its recorded checksum (expected {expected.hex()}, got {actual.hex()})"

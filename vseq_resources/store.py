@@ -210,6 +210,11 @@ def _open_source(source: Path | bytes) -> Iterator[tuple[IO[bytes], int]]:
         yield handle, os.fstat(handle.fileno()).st_size
 
 
+def sha256_of_path(path: Path) -> bytes:
+    """SHA-256 of a local file, read in chunks (the digest every stored file is checked by)."""
+    return _hash_source(Path(path))[0]
+
+
 def _hash_source(source: Path | bytes) -> tuple[bytes, int]:
     with _open_source(source) as (handle, total):
         reader = _HashingReader(handle, total, None)
