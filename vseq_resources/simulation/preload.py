@@ -26,6 +26,9 @@ redundant sorts and copies. :func:`add_observations_array` does the same work on
 - surveys that override the method (scripted, pointing, long-gap surveys) get their own copies
   through their own method, as before.
 
+The features themselves then take most of what is left; the commonest counting ones update
+through :mod:`.feature_updates` (vectorised, same values).
+
 The result is the same scheduler state (``vseq_tests/resources/simulation/test_preload.py``
 compares every feature with rubin_scheduler's own path). The text fields of the records are
 also narrowed to their longest value (``ObservationArray`` reserves 60 characters), which makes
@@ -41,12 +44,19 @@ from rubin_scheduler.scheduler.surveys import BaseSurvey
 from rubin_scheduler.scheduler.utils import ObservationArray, SchemaConverter
 
 from ..errors import InvalidInputError
+from .feature_updates import fast_feature_updates
 
 REQUIRED_COLUMNS = ("observationStartMJD", "fieldRA", "fieldDec")
 
 
-def visits_to_observations(visits: pd.DataFrame) -> ObservationArray:
-    """Opsim-schema visits (degrees) as a rubin_scheduler ``ObservationArray`` (radians)."""
+def visits_to_observations(visits: pd.DataFrame, *, narrow: bool = False) -> np.ndarray:
+    """Opsim-schema visits (degrees) as a rubin_scheduler ``ObservationArray`` (radians).
+
+    With ``narrow``, a plain structured array whose text fields are only as wide as their longest
+    value (``ObservationArray`` reserves 60 characters, truncating longer ones, and so does this):
+    the same values in records a third the size, which every later copy and comparison of the
+    pre-load pays for.
+    """
     missing = [c for c in REQUIRED_COLUMNS if c not in visits.columns]
     if missing:
         raise InvalidInputError(f"pre-loaded visits lack the opsim columns {missing}")
@@ -55,19 +65,35 @@ def visits_to_observations(visits: pd.DataFrame) -> ObservationArray:
     converter = SchemaConverter()
     degrees = set(converter.angles_rad2deg)
     hours = set(converter.angles_hours2deg)
-    obs = ObservationArray(n=len(visits))
+    template = ObservationArray(n=1)
+    fields: dict[str, np.ndarray] = {}
     for column, field in converter.convert_dict.items():
-        if column not in visits.columns or field not in obs.dtype.names:
+        if column not in visits.columns or field not in template.dtype.names:
             continue
         values = visits[column].to_numpy()
-        if obs.dtype[field].kind == "U":
+        if template.dtype[field].kind == "U":
             values = pd.Series(values).fillna("").astype(str).to_numpy()
         elif column in degrees:
             values = np.radians(values.astype(float))
         elif column in hours:
             values = values.astype(float) * 24.0 / 360.0
+        fields[field] = values
+    dtype = template.dtype
+    if narrow:
+        dtype = np.dtype([(name, _narrowed(dtype[name], fields.get(name))) for name in dtype.names])
+    obs = np.zeros(len(visits), dtype=dtype)
+    obs["extinction_limit"] = template["extinction_limit"][0]
+    for field, values in fields.items():
         obs[field] = values
-    return obs
+    return obs if narrow else obs.view(ObservationArray)
+
+
+def _narrowed(kind: np.dtype, values: np.ndarray | None) -> np.dtype:
+    """A text field's type cut to its longest value, never wider than rubin_scheduler's."""
+    if kind.kind != "U":
+        return kind
+    longest = 0 if values is None or len(values) == 0 else int(pd.Series(values).str.len().max())
+    return np.dtype(f"U{min(max(1, longest), kind.itemsize // 4)}")
 
 
 def preload_visits(scheduler: CoreScheduler, visits: pd.DataFrame, *, fast: bool = True) -> int:
@@ -78,7 +104,7 @@ def preload_visits(scheduler: CoreScheduler, visits: pd.DataFrame, *, fast: bool
     """
     if len(visits) == 0:
         return 0
-    obs = _narrow_text_fields(visits_to_observations(visits))
+    obs = visits_to_observations(visits, narrow=True)
     if fast:
         add_observations_array(scheduler, obs)
     else:
@@ -107,7 +133,8 @@ def add_observations_array(scheduler: CoreScheduler, obs: np.ndarray) -> None:
     obs.flags.writeable = False
     obs_hpid.flags.writeable = False
     kept: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
-    for surveys in scheduler.survey_lists:
+    surveys = [survey for survey_list in scheduler.survey_lists for survey in survey_list]
+    with fast_feature_updates(surveys):
         for survey in surveys:
             if type(survey).add_observations_array is BaseSurvey.add_observations_array:
                 ignored = tuple(survey.ignore_obs)
@@ -161,17 +188,3 @@ def _without_ignored(
             obs_hpid = obs_hpid[keep_hpid]
             obs_hpid.flags.writeable = False
     return obs, obs_hpid
-
-
-def _narrow_text_fields(obs: np.ndarray) -> np.ndarray:
-    """The same records with each text field only as wide as its longest value."""
-    dtype = []
-    for name in obs.dtype.names:
-        kind = obs.dtype[name]
-        if kind.kind == "U":
-            kind = np.dtype(f"U{max(1, int(np.strings.str_len(obs[name]).max()))}")
-        dtype.append((name, kind))
-    narrow = np.empty(obs.size, dtype=dtype)
-    for name in obs.dtype.names:
-        narrow[name] = obs[name]
-    return narrow

@@ -45,6 +45,10 @@ def _state_differences(a: object, b: object, path: str, seen: set[int], out: lis
         elif a.tobytes() != b.tobytes():
             out.append(path)
         return
+    if isinstance(a, np.void):  # one record (``LastObservation`` keeps the last visit so)
+        if not isinstance(b, np.void) or a.dtype != b.dtype or a.tobytes() != b.tobytes():
+            out.append(path)
+        return
     if isinstance(a, list | tuple):
         if len(a) != len(b):
             out.append(f"{path}: length")
