@@ -15,7 +15,11 @@ Measured:
   rubin_scheduler's own ``CoreScheduler.add_observations_array`` (the reference, before vseq's
   fix; skipped with ``--no-reference``) and with vseq's path (:mod:`vseq_resources.simulation.preload`);
 - deep-copying the pre-loaded scheduler, which is what each further variant of a partition costs
-  instead of pre-loading again.
+  instead of pre-loading again;
+- the same year end to end as a partition pre-loads it (``--from-archive``, on by default):
+  archived as 365 nightly ``completed`` sequences (``file://`` store, a fresh schema on the local
+  PostgreSQL or an embedded server), gathered back with ``gather_completed_visits`` (each night's
+  file checked against its checksum and read), then pre-loaded.
 """
 
 from __future__ import annotations
@@ -26,12 +30,18 @@ import copy
 import datetime as dt
 import os
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from vseq_resources.dayobs import parse_dayobs
+import pandas as pd
+
+from vseq_resources.archive import VisitSequenceArchive
+from vseq_resources.completed_history import gather_completed_visits
+from vseq_resources.dayobs import dayobs_of_mjd, parse_dayobs
+from vseq_resources.metadata.database import MetadataDatabase
 from vseq_resources.simulation import (
     load_scheduler_config,
     preload_visits,
@@ -39,6 +49,8 @@ from vseq_resources.simulation import (
     run_simulation,
     visits_to_observations,
 )
+from vseq_resources.store import ArchiveStore
+from vseq_tests import services
 from vseq_tests.resources.simulation.synthetic import synthetic_visits
 
 DEFAULT_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
@@ -60,7 +72,42 @@ def quiet() -> contextlib.AbstractContextManager:
     return contextlib.redirect_stdout(open(os.devnull, "w"))  # noqa: SIM115 - sim_runner chatter
 
 
-def main(dark: dt.date, bright: dt.date, reference: bool) -> None:
+def preload_from_archive(visits: pd.DataFrame, night: dt.date, workdir: Path) -> None:
+    """A year archived night by night, then gathered and pre-loaded as a partition does."""
+    url = services.postgres_server_url(workdir / "pg")
+    schema = services.new_schema_name("bench_simulation")
+    db = MetadataDatabase.from_url(url, schema, create=True)
+    archive = VisitSequenceArchive(db, ArchiveStore((workdir / "store").as_uri() + "/"))
+    try:
+        nights = visits["observationStartMJD"].map(dayobs_of_mjd)
+        with timed("archive the year as nightly completed sequences") as info:
+            for day, frame in visits.groupby(nights, sort=True):
+                archive.record_sequence(
+                    "completed",
+                    frame.reset_index(drop=True),
+                    label=f"bench {day}",
+                    telescope="simonyi",
+                    first_day_obs=day,
+                    last_day_obs=day,
+                    query="synthetic",
+                )
+            info["note"] = f"{nights.nunique()} sequences"
+        config = load_scheduler_config(DEFAULT_CONFIG)
+        with timed("pre-load a year from the archive, end to end") as info:
+            wall, cpu = time.perf_counter(), time.process_time()
+            preloaded = gather_completed_visits(archive, "simonyi", night)
+            gathered = time.perf_counter() - wall, time.process_time() - cpu
+            preload_visits(config.scheduler, preloaded.visits)
+            info["note"] = (
+                f"{preloaded.count} visits of {len(preloaded.sequences)} nights; gathering them "
+                f"{gathered[0]:.1f} s wall {gathered[1]:.1f} s CPU"
+            )
+    finally:
+        db.close()
+        services.drop_schema(url, schema)
+
+
+def main(dark: dt.date, bright: dt.date, reference: bool, from_archive: bool) -> None:
     os.environ.pop("RUBIN_SIM_DATA_DIR", None)  # the offline path is what is measured
     print(f"load average before: {os.getloadavg()[0]:.2f} (2-core machine; shared load skews wall times)")
     with tempfile.TemporaryDirectory(prefix="vseq-bench-") as tmp:
@@ -90,6 +137,12 @@ def main(dark: dt.date, bright: dt.date, reference: bool) -> None:
                 preload_visits(config.scheduler, visits)
             with timed("deep copy of the pre-loaded scheduler (per variant)"):
                 copy.deepcopy(config.scheduler)
+            if from_archive:
+                workdir = Path(tempfile.mkdtemp(prefix="vseq-bench-simulation-", dir="/var/tmp"))
+                try:
+                    preload_from_archive(visits, dark, workdir)
+                finally:
+                    shutil.rmtree(workdir, ignore_errors=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.0f} MB; load average after: {os.getloadavg()[0]:.2f}")
 
@@ -99,5 +152,6 @@ if __name__ == "__main__":
     parser.add_argument("--dark", default=DARK_NIGHT.isoformat(), help="a dark night (dayobs)")
     parser.add_argument("--bright", default=BRIGHT_NIGHT.isoformat(), help="a bright night (dayobs)")
     parser.add_argument("--no-reference", action="store_true", help="skip rubin_scheduler's own pre-load")
+    parser.add_argument("--no-archive", action="store_true", help="skip the year through the archive")
     args = parser.parse_args()
-    main(parse_dayobs(args.dark), parse_dayobs(args.bright), not args.no_reference)
+    main(parse_dayobs(args.dark), parse_dayobs(args.bright), not args.no_reference, not args.no_archive)

@@ -6,9 +6,11 @@ start of D, i.e. during the afternoon before the night):
 1. the completed visits through D-1 are gathered from the archive: for each night of the
    look-back window (every archived night by default, or the last ``lookback_nights``), the
    newest ``completed`` sequence with stored visits covering it
-   (:meth:`~vseq_resources.archive.VisitSequenceArchive.latest_completed_by_night`), concatenated.
-   The newest of them is the simulations' ``parent_visitseq_uuid``, its night
-   ``parent_last_day_obs``; every sequence used is listed in ``sim_runner_kwargs["preloaded"]``;
+   (:meth:`~vseq_resources.archive.VisitSequenceArchive.latest_completed_by_night`), concatenated
+   (:mod:`vseq_resources.completed_history`: what was read is kept in a local cache under the
+   state directory, so each day reads only the new night from the archive). The newest of them
+   is the simulations' ``parent_visitseq_uuid``, its night ``parent_last_day_obs``; every
+   sequence used is listed in ``sim_runner_kwargs["preloaded"]``;
 2. the scheduler configuration (resource ``prenight``: a file, URL or ``module:function``) is
    built and the completed visits pre-loaded into it ONCE; each variant (nominal, delayed start,
    degraded seeing, ...) then simulates ``nights`` nights from D on a deep copy of that
@@ -44,7 +46,7 @@ import tempfile
 import time
 import uuid as uuidlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +68,7 @@ from dagster import (
     multi_asset,
 )
 
+from vseq_resources.completed_history import PreloadedVisits, gather_completed_visits
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import dayobs_mjd_start, parse_dayobs
 
@@ -90,83 +93,8 @@ SCHEDULER_CONFIG_FILE = "scheduler_config.py"
 SCHEDULER_CONFIG_TYPE = "scheduler_config"
 REWARDS_FILE = "rewards.h5"
 COMMENT_AUTHOR = "vseq-dagster"
-
-
-# -- the completed visits to pre-load ------------------------------------------------------------
-
-
-@dataclass
-class PreloadedVisits:
-    """The completed visits pre-loaded into the scheduler and where they came from."""
-
-    visits: pd.DataFrame | None
-    sequences: dict[dt.date, uuidlib.UUID] = field(default_factory=dict)
-
-    @property
-    def parent_uuid(self) -> uuidlib.UUID | None:
-        return self.sequences[max(self.sequences)] if self.sequences else None
-
-    @property
-    def last_day_obs(self) -> dt.date | None:
-        return max(self.sequences) if self.sequences else None
-
-    @property
-    def first_day_obs(self) -> dt.date | None:
-        return min(self.sequences) if self.sequences else None
-
-    @property
-    def count(self) -> int:
-        return 0 if self.visits is None else len(self.visits)
-
-    @property
-    def last_mjd(self) -> float | None:
-        if not self.count:
-            return None
-        return float(self.visits["observationStartMJD"].max())
-
-    def describe(self, lookback_nights: int | None) -> dict[str, Any]:
-        """JSON-safe summary, recorded in each simulation's ``sim_runner_kwargs``."""
-        distinct = list(dict.fromkeys(str(u) for u in self.sequences.values()))
-        return {
-            "visits": self.count,
-            "first_day_obs": self.first_day_obs.isoformat() if self.first_day_obs else None,
-            "last_day_obs": self.last_day_obs.isoformat() if self.last_day_obs else None,
-            "nights": len(self.sequences),
-            "last_mjd": self.last_mjd,
-            "lookback_nights": lookback_nights,
-            "completed_sequences": distinct,
-        }
-
-
-def gather_completed_visits(
-    archive: "VisitSequenceArchive",
-    telescope: str,
-    day_obs: dt.date,
-    lookback_nights: int | None = None,
-) -> PreloadedVisits:
-    """The completed visits of the nights before ``day_obs`` (newest sequence per night)."""
-    through = day_obs - dt.timedelta(days=1)
-    since = day_obs - dt.timedelta(days=lookback_nights) if lookback_nights else None
-    chosen = archive.latest_completed_by_night(telescope=telescope, through=through, since=since)
-    if not chosen:
-        return PreloadedVisits(None, {})
-    nights_of: dict[uuidlib.UUID, list[dt.date]] = {}
-    rows: dict[uuidlib.UUID, dict[str, Any]] = {}
-    for night, row in chosen.items():
-        nights_of.setdefault(row["visitseq_uuid"], []).append(night)
-        rows[row["visitseq_uuid"]] = row
-    frames = []
-    for seq_uuid, nights in nights_of.items():
-        row = rows[seq_uuid]
-        covers_all = len(nights) == (row["last_day_obs"] - row["first_day_obs"]).days + 1
-        frame = archive.get_visits(seq_uuid, nights=None if covers_all else nights)
-        if len(frame):
-            frames.append(frame)
-    visits = None
-    if frames:
-        visits = pd.concat(frames, ignore_index=True, sort=False)
-        visits = visits.sort_values("observationStartMJD", kind="stable", ignore_index=True)
-    return PreloadedVisits(visits, {night: row["visitseq_uuid"] for night, row in chosen.items()})
+COMPLETED_CACHE_DIR = "completed_cache"
+"""Under the state directory: the completed visits already read (:mod:`vseq_resources.completed_history`)."""
 
 
 # -- running and archiving ---------------------------------------------------------------------
@@ -304,16 +232,22 @@ def run_prenight(
     settings: PrenightSimulationResource,
     *,
     site_data_dir: Path,
+    completed_cache_dir: Path | None = None,
     comment: str | None = None,
     progress: Callable[[str], None] = log.info,
 ) -> PrenightRun:
-    """Pre-load, simulate every variant and archive each run (the body of the asset)."""
+    """Pre-load, simulate every variant and archive each run (the body of the asset).
+
+    ``completed_cache_dir`` keeps the completed visits read for the next day's run
+    (:mod:`vseq_resources.completed_history`)."""
     from vseq_resources.simulation import run_simulations
 
     night = parse_dayobs(day_obs)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    preloaded = gather_completed_visits(archive, telescope, night, settings.lookback_nights)
+    preloaded = gather_completed_visits(
+        archive, telescope, night, settings.lookback_nights, cache_dir=completed_cache_dir
+    )
     seconds["gather_completed"] = time.perf_counter() - started
     if preloaded.parent_uuid is None:
         progress(f"{telescope} {night}: no completed visits archived before {night}; simulating from scratch")
@@ -321,7 +255,8 @@ def run_prenight(
         progress(
             f"{telescope} {night}: pre-loading {preloaded.count} completed visits of "
             f"{len(preloaded.sequences)} nights {preloaded.first_day_obs}..{preloaded.last_day_obs} "
-            f"(parent {preloaded.parent_uuid})"
+            f"(parent {preloaded.parent_uuid}; {preloaded.units_read} sequences read from the archive, "
+            f"{preloaded.units_cached} from the local cache)"
         )
         if preloaded.last_day_obs != night - dt.timedelta(days=1):
             progress(f"warning: the completed visits of {night - dt.timedelta(days=1)} are not archived")
@@ -382,6 +317,9 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
         ),
         "visit_count": MetadataValue.int(sum(sim.sequence.n_visits for sim in run.simulations)),
         "preloaded_visits": MetadataValue.int(run.preloaded.count),
+        "preloaded_sources": MetadataValue.json(
+            {"archive": run.preloaded.units_read, "local_cache": run.preloaded.units_cached}
+        ),
         "seconds": MetadataValue.json({k: round(v, 1) for k, v in run.seconds.items()}),
     }
     nominal = run.nominal
@@ -480,6 +418,7 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
             night,
             prenight,
             site_data_dir=prenight.site_data_path(settings.state_dir),
+            completed_cache_dir=settings.state_dir / COMPLETED_CACHE_DIR,
             comment=f"simulated by Dagster run {context.run.run_id}",
             progress=context.log.info,
         )

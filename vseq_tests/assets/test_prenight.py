@@ -74,6 +74,7 @@ def test_prenight_simulations_archived(
     assert set(sims_md["sequences"]) == {"nominal", "seeing_1.2"}
     assert sims_md["sequences"] == rows_md["sequences"]
     assert sims_md["preloaded_visits"] == COMPLETED_PER_NIGHT + COMPLETED_PER_NIGHT + 10
+    assert sims_md["preloaded_sources"] == {"archive": 2, "local_cache": 0}
     assert sims_md["site_data_kind"] == "vseq_approximate"
     assert sims_md["label"].startswith("Nominal start and overhead, ideal conditions, run at ")
     assert all(n > 20 for n in sims_md["visit_counts"].values())
@@ -136,6 +137,11 @@ def test_prenight_simulations_archived(
         )
         again = _run(archive_resource, nominal_only)
         assert again.success
+        # The completed visits read the first time come from the local cache now.
+        assert materialized(again, "simonyi", "prenight_sims")["preloaded_sources"] == {
+            "archive": 0,
+            "local_cache": 2,
+        }
         new_uuid = materialized(again, "simonyi", "prenight_sims")["sequences"]["nominal"]
         assert new_uuid != nominal
         sims = vsa.find_sequences("simulations", telescope="simonyi", first_day_obs=NIGHT)

@@ -1,0 +1,165 @@
+"""The completed visits a pre-night simulation pre-loads: every archived night before it.
+
+For a night D, the visits of each night of the look-back window (every archived night, or the
+last ``lookback_nights``) come from the newest ``completed`` sequence with stored visits that
+covers that night (:meth:`~vseq_resources.archive.VisitSequenceArchive.latest_completed_by_night`),
+concatenated in time order. The newest of them is the simulations' parent.
+
+Why a cache. Completed sequences are recorded one per night, so a year of history is 365
+``get_visits`` calls: each checks the file's SHA-256 and opens a small fixed-format HDF5 file,
+0.1-0.25 s apiece on the 2-core machines (mostly PyTables opening nodes), 40-90 s every
+afternoon for visits that cannot have changed: a sequence's visits are immutable, and a newer
+sequence for a night has a new UUID. So what was read is kept, per read unit (one sequence and
+the nights taken from it), as a Parquet file in a local directory (``<state dir>/completed_cache``
+in the pipeline). The next day reads one new night from the archive and the rest from the cache,
+about 7 ms per night. A night re-archived since (new UUID), or a window that takes other nights
+of a multi-night sequence, is a different unit and is read from the archive again. A missing or
+unreadable cache file is read from the archive again and rewritten; files are written under a
+temporary name and renamed, so runs sharing the directory (a backfill) never see half a file.
+Parquet, not pickle: reading a cache file must not be able to run code. The cache only ever
+holds visits that passed the archive's checksum when read; delete the directory to drop it
+(files of sequences no longer chosen are not pruned: about 100 kB per night).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import tempfile
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .archive import VisitSequenceArchive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreloadedVisits:
+    """The completed visits pre-loaded into the scheduler and where they came from."""
+
+    visits: pd.DataFrame | None
+    sequences: dict[dt.date, uuidlib.UUID] = field(default_factory=dict)
+    units_cached: int = 0
+    """Read units (sequence, nights) found in the cache."""
+    units_read: int = 0
+    """Read units read from the archive."""
+
+    @property
+    def parent_uuid(self) -> uuidlib.UUID | None:
+        return self.sequences[max(self.sequences)] if self.sequences else None
+
+    @property
+    def last_day_obs(self) -> dt.date | None:
+        return max(self.sequences) if self.sequences else None
+
+    @property
+    def first_day_obs(self) -> dt.date | None:
+        return min(self.sequences) if self.sequences else None
+
+    @property
+    def count(self) -> int:
+        return 0 if self.visits is None else len(self.visits)
+
+    @property
+    def last_mjd(self) -> float | None:
+        if not self.count:
+            return None
+        return float(self.visits["observationStartMJD"].max())
+
+    def describe(self, lookback_nights: int | None) -> dict[str, Any]:
+        """JSON-safe summary, recorded in each simulation's ``sim_runner_kwargs``."""
+        distinct = list(dict.fromkeys(str(u) for u in self.sequences.values()))
+        return {
+            "visits": self.count,
+            "first_day_obs": self.first_day_obs.isoformat() if self.first_day_obs else None,
+            "last_day_obs": self.last_day_obs.isoformat() if self.last_day_obs else None,
+            "nights": len(self.sequences),
+            "last_mjd": self.last_mjd,
+            "lookback_nights": lookback_nights,
+            "completed_sequences": distinct,
+        }
+
+
+def gather_completed_visits(
+    archive: VisitSequenceArchive,
+    telescope: str,
+    day_obs: dt.date,
+    lookback_nights: int | None = None,
+    *,
+    cache_dir: Path | None = None,
+) -> PreloadedVisits:
+    """The completed visits of the nights before ``day_obs`` (newest sequence per night).
+
+    With ``cache_dir``, units already read are taken from there and new ones kept there.
+    """
+    through = day_obs - dt.timedelta(days=1)
+    since = day_obs - dt.timedelta(days=lookback_nights) if lookback_nights else None
+    chosen = archive.latest_completed_by_night(telescope=telescope, through=through, since=since)
+    if not chosen:
+        return PreloadedVisits(None, {})
+    nights_of: dict[uuidlib.UUID, list[dt.date]] = {}
+    rows: dict[uuidlib.UUID, dict[str, Any]] = {}
+    for night, row in chosen.items():
+        nights_of.setdefault(row["visitseq_uuid"], []).append(night)
+        rows[row["visitseq_uuid"]] = row
+    frames = []
+    cached = read = 0
+    for seq_uuid, nights in nights_of.items():
+        row = rows[seq_uuid]
+        covers_all = len(nights) == (row["last_day_obs"] - row["first_day_obs"]).days + 1
+        path = _unit_path(cache_dir, seq_uuid, nights) if cache_dir is not None else None
+        frame = _read_unit(path) if path is not None else None
+        if frame is None:
+            frame = archive.get_visits(seq_uuid, nights=None if covers_all else nights)
+            read += 1
+            if path is not None:
+                _write_unit(path, frame)
+        else:
+            cached += 1
+        if len(frame):
+            frames.append(frame)
+    visits = None
+    if frames:
+        visits = pd.concat(frames, ignore_index=True, sort=False)
+        visits = visits.sort_values("observationStartMJD", kind="stable", ignore_index=True)
+    sequences = {night: row["visitseq_uuid"] for night, row in chosen.items()}
+    return PreloadedVisits(visits, sequences, units_cached=cached, units_read=read)
+
+
+def _unit_path(cache_dir: Path, seq_uuid: uuidlib.UUID, nights: list[dt.date]) -> Path:
+    key = ",".join(sorted(night.isoformat() for night in nights))
+    return Path(cache_dir) / f"{seq_uuid}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.parquet"
+
+
+def _read_unit(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable cache file is read again from the archive
+        log.warning("ignoring the unreadable cache file %s (%s); reading the archive instead", path, err)
+        return None
+
+
+def _write_unit(path: Path, frame: pd.DataFrame) -> None:
+    """Keep a unit for the next day; a cache that cannot be written only costs time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".parquet.tmp")
+        os.close(handle)
+        try:
+            frame.to_parquet(temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except Exception as err:  # noqa: BLE001 - (disk full, a value Parquet cannot hold): read again next time
+        log.warning("could not keep %s in the completed-visits cache: %s", path.name, err)
