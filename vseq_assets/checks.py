@@ -10,16 +10,14 @@ run on a sequence that failed them.
 # No ``from __future__ import annotations`` here: Dagster inspects the context and resource
 # annotations of asset and check functions when they are defined.
 
-import datetime as dt
 import uuid as uuidlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetKey,
-    AssetRecordsFilter,
     MetadataValue,
     asset_check,
 )
@@ -30,31 +28,31 @@ from vseq_resources.dayobs import parse_dayobs
 from .completed import COMPLETED_TABLE
 from .keys import COMPLETED_METADATA, COMPLETED_VISITS, asset_key
 from .partitions import completed_partitions
+from .recorded import materialized_metadata
+
+if TYPE_CHECKING:
+    from vseq_resources.archive import VisitSequenceArchive
 
 
-def _materialized(context: AssetCheckExecutionContext, key: AssetKey) -> dict[str, Any]:
-    """Metadata values of the newest materialization of this partition of ``key`` ({} if none)."""
-    result = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]), limit=1
-    )
-    if not result.records:
-        return {}
-    materialization = result.records[0].asset_materialization
-    if materialization is None:
-        return {}
-    return {name: getattr(value, "value", value) for name, value in materialization.metadata.items()}
+def _checked_sequence(
+    context: AssetCheckExecutionContext, archive: ArchiveResource, key: AssetKey, telescope: str
+) -> "tuple[VisitSequenceArchive, uuidlib.UUID, dict[str, Any]] | AssetCheckResult":
+    """The archive, the sequence to check and what Dagster recorded; a failure when there is none.
 
-
-def _sequence_uuid(
-    context: AssetCheckExecutionContext, archive: Any, key: AssetKey, telescope: str, night: dt.date
-) -> tuple[uuidlib.UUID | None, dict[str, Any]]:
-    recorded = _materialized(context, key)
+    The sequence is the one the partition's newest materialization names, else the newest
+    completed sequence of that telescope and night.
+    """
+    night = parse_dayobs(context.partition_key)
+    vsa = archive.get_archive()
+    recorded = materialized_metadata(context, key)
     if recorded.get("uuid"):
-        return uuidlib.UUID(str(recorded["uuid"])), recorded
-    newest = archive.find_sequences(
+        return vsa, uuidlib.UUID(str(recorded["uuid"])), recorded
+    newest = vsa.find_sequences(
         COMPLETED_TABLE, telescope=telescope, first_day_obs=night, last_day_obs=night, limit=1
     )
-    return (newest[0]["visitseq_uuid"] if newest else None), recorded
+    if not newest:
+        return _failure(f"no completed {telescope} sequence of {night} is recorded")
+    return vsa, newest[0]["visitseq_uuid"], recorded
 
 
 def _failure(description: str, **metadata: Any) -> AssetCheckResult:
@@ -78,11 +76,10 @@ def visits_file_check(telescope: str) -> AssetChecksDefinition:
         from vseq_resources.store import sha256_of_path
         from vseq_resources.visits import read_visits_h5, visits_content_hash
 
-        night = parse_dayobs(context.partition_key)
-        vsa = archive.get_archive()
-        seq_uuid, recorded = _sequence_uuid(context, vsa, key, telescope, night)
-        if seq_uuid is None:
-            return _failure(f"no completed {telescope} sequence of {night} is recorded")
+        checked = _checked_sequence(context, archive, key, telescope)
+        if isinstance(checked, AssetCheckResult):
+            return checked
+        vsa, seq_uuid, recorded = checked
         meta = vsa.get_metadata(seq_uuid)
         url = meta.get("visitseq_url")
         if not url:
@@ -136,11 +133,11 @@ def metadata_row_check(telescope: str) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         from vseq_resources.errors import NotFoundError
 
+        checked = _checked_sequence(context, archive, key, telescope)
+        if isinstance(checked, AssetCheckResult):
+            return checked
+        vsa, seq_uuid, recorded = checked
         night = parse_dayobs(context.partition_key)
-        vsa = archive.get_archive()
-        seq_uuid, recorded = _sequence_uuid(context, vsa, key, telescope, night)
-        if seq_uuid is None:
-            return _failure(f"no completed {telescope} sequence of {night} is recorded")
         try:
             row = vsa.get_metadata(seq_uuid, table=COMPLETED_TABLE)
         except NotFoundError:

@@ -58,7 +58,6 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetKey,
-    AssetRecordsFilter,
     AssetsDefinition,
     AssetSpec,
     DataVersion,
@@ -75,6 +74,7 @@ from vseq_resources.dayobs import dayobs_mjd_start, parse_dayobs
 from .completed import COMPLETED_STATS_COLUMNS
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
 from .partitions import prenight_partitions, previous_night
+from .recorded import materialized_metadata
 from .reporting import band_counts, preview_table
 
 if TYPE_CHECKING:
@@ -434,21 +434,11 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
 # -- checks ------------------------------------------------------------------------------------
 
 
-def _materialized(context: AssetCheckExecutionContext, key: AssetKey) -> dict[str, Any]:
-    result = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]), limit=1
-    )
-    if not result.records or result.records[0].asset_materialization is None:
-        return {}
-    metadata = result.records[0].asset_materialization.metadata
-    return {name: getattr(value, "value", value) for name, value in metadata.items()}
-
-
 def _checked_sequences(
     context: AssetCheckExecutionContext, archive: "VisitSequenceArchive", key: AssetKey, telescope: str
 ) -> tuple[dict[str, uuidlib.UUID], dict[str, Any]]:
     """Variant -> UUID of the partition's newest materialization, else the newest archived ones."""
-    recorded = _materialized(context, key)
+    recorded = materialized_metadata(context, key)
     if recorded.get("sequences"):
         return {k: uuidlib.UUID(v) for k, v in recorded["sequences"].items()}, recorded
     night = parse_dayobs(context.partition_key)
