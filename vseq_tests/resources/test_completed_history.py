@@ -15,7 +15,7 @@ from vseq_resources.completed_history import gather_completed_visits
 from vseq_resources.dayobs import dayobs_of_mjd
 from vseq_resources.metadata.database import MetadataDatabase
 from vseq_resources.store import ArchiveStore
-from vseq_tests.resources.simulation.synthetic import synthetic_visits
+from vseq_tests.resources.simulation.synthetic import archive_nightly, synthetic_visits
 
 FIRST = dt.date(2026, 5, 1)
 NIGHTS = 6
@@ -29,27 +29,11 @@ def archive(pg_url: str, db_schema: str, file_base: str) -> Iterator[VisitSequen
     metadata.close()
 
 
-def _record_nights(archive: VisitSequenceArchive, visits: pd.DataFrame) -> dict[dt.date, object]:
-    nights = visits["observationStartMJD"].map(dayobs_of_mjd)
-    recorded = {}
-    for night, frame in visits.groupby(nights, sort=True):
-        recorded[night] = archive.record_sequence(
-            "completed",
-            frame.reset_index(drop=True),
-            label=f"completed {night}",
-            telescope="simonyi",
-            first_day_obs=night,
-            last_day_obs=night,
-            query="synthetic",
-        ).uuid
-    return recorded
-
-
 def test_cache_gives_what_the_archive_gives_and_reads_only_new_nights(
     archive: VisitSequenceArchive, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    recorded = _record_nights(archive, synthetic_visits(600, FIRST, NEXT - dt.timedelta(days=1), seed=5))
+    recorded = archive_nightly(archive, synthetic_visits(600, FIRST, NEXT - dt.timedelta(days=1), seed=5))
     assert len(recorded) == NIGHTS
 
     direct = gather_completed_visits(archive, "simonyi", NEXT)
@@ -63,7 +47,7 @@ def test_cache_gives_what_the_archive_gives_and_reads_only_new_nights(
     assert direct.count == 600
 
     # The next day: one new night is read, the others come from the cache.
-    _record_nights(archive, synthetic_visits(90, NEXT, NEXT, seed=6))
+    archive_nightly(archive, synthetic_visits(90, NEXT, NEXT, seed=6))
     after = NEXT + dt.timedelta(days=1)
     next_day = gather_completed_visits(archive, "simonyi", after, cache_dir=cache)
     assert (next_day.units_read, next_day.units_cached) == (1, NIGHTS)
@@ -79,10 +63,10 @@ def test_a_re_archived_night_replaces_its_cached_visits(
     archive: VisitSequenceArchive, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
-    _record_nights(archive, synthetic_visits(300, FIRST, FIRST + dt.timedelta(days=2), seed=7))
+    archive_nightly(archive, synthetic_visits(300, FIRST, FIRST + dt.timedelta(days=2), seed=7))
     before = gather_completed_visits(archive, "simonyi", FIRST + dt.timedelta(days=3), cache_dir=cache)
     redone = synthetic_visits(40, FIRST + dt.timedelta(days=1), FIRST + dt.timedelta(days=1), seed=8)
-    new_uuid = _record_nights(archive, redone)[FIRST + dt.timedelta(days=1)]
+    new_uuid = archive_nightly(archive, redone)[FIRST + dt.timedelta(days=1)]
 
     after = gather_completed_visits(archive, "simonyi", FIRST + dt.timedelta(days=3), cache_dir=cache)
     assert (after.units_read, after.units_cached) == (1, 2)
@@ -96,7 +80,7 @@ def test_an_unreadable_cache_file_is_read_again_from_the_archive(
     archive: VisitSequenceArchive, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = tmp_path / "cache"
-    _record_nights(archive, synthetic_visits(200, FIRST, FIRST + dt.timedelta(days=1), seed=9))
+    archive_nightly(archive, synthetic_visits(200, FIRST, FIRST + dt.timedelta(days=1), seed=9))
     first = gather_completed_visits(archive, "simonyi", FIRST + dt.timedelta(days=2), cache_dir=cache)
     damaged = sorted(cache.glob("*.parquet"))[0]
     damaged.write_bytes(damaged.read_bytes()[:100])

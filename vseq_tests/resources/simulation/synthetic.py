@@ -9,6 +9,8 @@ bookkeeping at realistic volume.
 from __future__ import annotations
 
 import datetime as dt
+import uuid as uuidlib
+from typing import TYPE_CHECKING
 
 import healpy as hp
 import numpy as np
@@ -16,8 +18,11 @@ import pandas as pd
 from rubin_scheduler.scheduler.utils import ObservationArray, SchemaConverter
 from rubin_scheduler.utils import _hpid2_ra_dec
 
-from vseq_resources.dayobs import dayobs_mjd_start
+from vseq_resources.dayobs import dayobs_mjd_start, dayobs_of_mjd
 from vseq_resources.simulation.default_config import BANDS, WFD_RATIOS, footprint_maps
+
+if TYPE_CHECKING:
+    from vseq_resources.archive import VisitSequenceArchive
 
 
 def synthetic_visits(n: int, first_day_obs: dt.date, last_day_obs: dt.date, seed: int = 42) -> pd.DataFrame:
@@ -50,3 +55,20 @@ def synthetic_visits(n: int, first_day_obs: dt.date, last_day_obs: dt.date, seed
     obs["target_name"] = ""
     obs.sort(order="mjd")
     return SchemaConverter().obs2opsim(obs)
+
+
+def archive_nightly(archive: VisitSequenceArchive, visits: pd.DataFrame) -> dict[dt.date, uuidlib.UUID]:
+    """Record ``visits`` as one ``simonyi`` completed sequence per night, as the pipeline does."""
+    nights = visits["observationStartMJD"].map(dayobs_of_mjd)
+    recorded = {}
+    for night, frame in visits.groupby(nights, sort=True):
+        recorded[night] = archive.record_sequence(
+            "completed",
+            frame.reset_index(drop=True),
+            label=f"completed {night}",
+            telescope="simonyi",
+            first_day_obs=night,
+            last_day_obs=night,
+            query="synthetic",
+        ).uuid
+    return recorded
