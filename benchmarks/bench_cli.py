@@ -5,6 +5,9 @@ process (the installed ``.venv/bin/vseqarchive`` script), on a real PostgreSQL s
 tagged simulation; wall time (median) and peak RSS (the child's own, from ``/usr/bin/time``) are printed,
 with ``python -c pass`` as the floor of any Python command. Target (issue 8): under 0.5 s and
 150 MB each. Also lists the heavy modules each command imports (``-X importtime``).
+
+The runs are interleaved (one of each command and set-up per round, after a warm-up round), so that
+a change of machine load during the run weighs on every figure alike.
 """
 
 from __future__ import annotations
@@ -72,18 +75,27 @@ def heavy_imports(argv: list[str], env: dict[str, str]) -> list[str]:
     return sorted(seen)
 
 
-def measure(label: str, argv: list[str], env: dict[str, str], reps: int) -> dict[str, Any]:
-    run_measured(argv, env)  # warm the file cache
-    samples = [run_measured(argv, env) for _ in range(reps)]
+def summarise(label: str, argv: list[str], samples: list[tuple[float, float, str]]) -> dict[str, Any]:
     wall = statistics.median(s[0] for s in samples)
     rss = max(s[1] for s in samples)
     result = {"command": " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv)), "seconds": wall}
     result |= {"peak_rss_mb": rss, "output": samples[-1][2].strip().splitlines()[:1]}
+    result |= {"all_seconds": [round(s[0], 4) for s in samples]}
     verdict = "met" if wall < 0.5 and rss < 150 else "MISSED"
     print(
         f"  {label:22s} {wall:6.3f} s  peak RSS {rss:6.1f} MB  [{verdict}: < 0.5 s and < 150 MB]", flush=True
     )
     return result
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def installed_bytecode() -> bool:
+    """Whether the installation holds compiled bytecode (``uv sync --compile-bytecode``, pip)."""
+    init = Path(sa.__file__)
+    return (init.parent / "__pycache__" / f"{init.stem}.{sys.implementation.cache_tag}.pyc").exists()
 
 
 def main() -> None:
@@ -120,27 +132,39 @@ def main() -> None:
             "VSARCHIVE_PGDATABASE": parsed.database or "",
         }
         print(f"{VSEQARCHIVE} against schema {schema} ({args.reps} runs each, median wall, max peak RSS)")
-        # As installed here (uv installs no bytecode and this workplace sets PYTHONDONTWRITEBYTECODE:
-        # every import compiles its source), and with bytecode compiled once, as pip or
-        # ``uv sync --compile-bytecode`` installs leave it (caches kept outside the venv).
+        print(f"load average before: {load_average()} on {os.cpu_count()} cores")
+        # As installed here (uv installs no bytecode unless told to, and this workplace sets
+        # PYTHONDONTWRITEBYTECODE: every import then compiles its source), and with bytecode
+        # compiled once, as pip or ``uv sync --compile-bytecode`` leave it (caches kept outside the
+        # venv, so the project's own sources are compiled too).
         compiled = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
         compiled["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "vseq-bench-pycache")
+        commands = {
+            "python -c pass": ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
+            "--help": ("vseqarchive --help", [str(VSEQARCHIVE), "--help"]),
+            "is-tagged": ("vseqarchive is-tagged", [str(VSEQARCHIVE), "is-tagged", str(sim), "ideal"]),
+        }
+        setups = {"as installed": env, "bytecode compiled": compiled}
+        samples: dict[tuple[str, str], list[tuple[float, float, str]]] = {}
+        for round_ in range(args.reps + 1):  # round 0 warms the file cache and the bytecode cache
+            for setup, setup_env in setups.items():
+                for name, (_, argv) in commands.items():
+                    sample = run_measured(argv, setup_env)
+                    if round_:
+                        samples.setdefault((setup, name), []).append(sample)
         results: dict[str, Any] = {}
-        for setup, setup_env in (("as installed", env), ("bytecode compiled", compiled)):
-            note = " (no .pyc, PYTHONDONTWRITEBYTECODE set)" if "PYTHONDONTWRITEBYTECODE" in setup_env else ""
+        for setup, setup_env in setups.items():
+            if "PYTHONDONTWRITEBYTECODE" not in setup_env:
+                note = ""
+            elif installed_bytecode():
+                note = " (bytecode installed with the packages; PYTHONDONTWRITEBYTECODE set)"
+            else:
+                note = " (no .pyc, PYTHONDONTWRITEBYTECODE set)"
             print(f" {setup}{note}:")
             results[setup] = {
-                "python -c pass": measure(
-                    "python -c pass (floor)", [sys.executable, "-c", "pass"], setup_env, args.reps
-                ),
-                "--help": measure("vseqarchive --help", [str(VSEQARCHIVE), "--help"], setup_env, args.reps),
-                "is-tagged": measure(
-                    "vseqarchive is-tagged",
-                    [str(VSEQARCHIVE), "is-tagged", str(sim), "ideal"],
-                    setup_env,
-                    args.reps,
-                ),
+                name: summarise(label, argv, samples[setup, name]) for name, (label, argv) in commands.items()
             }
+            results[setup]["installed_bytecode"] = installed_bytecode()
             assert results[setup]["is-tagged"]["output"] == ["true"], results[setup]["is-tagged"]
         for name, argv in (("--help", ["--help"]), ("is-tagged", ["is-tagged", str(sim), "ideal"])):
             imported = heavy_imports([str(VSEQARCHIVE), *argv], compiled)
@@ -150,6 +174,7 @@ def main() -> None:
         db.close()
         services.drop_schema(url, schema)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"load average after: {load_average()}")
     print(f"peak RSS of this process {peak:.0f} MB")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "peak_rss_mb": peak}, indent=2, default=str))

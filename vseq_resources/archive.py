@@ -175,30 +175,55 @@ class VisitSequenceArchive:
     """Store + metadata database: record, annotate, find and read visit sequences."""
 
     def __init__(
-        self, metadata: MetadataDatabase, store: ArchiveStore, settings: ArchiveSettings | None = None
+        self,
+        metadata: MetadataDatabase,
+        store: ArchiveStore | None,
+        settings: ArchiveSettings | None = None,
     ):
+        """``store`` None opens ``settings.store_uri`` when the store is first used."""
+        if store is None and settings is None:
+            raise TypeError("an archive without a store needs the settings naming one")
         self.metadata = metadata
-        self.store = store
+        self._store = store
         self.settings = settings
+
+    @property
+    def store(self) -> ArchiveStore:
+        """The data store (opened on first use when the archive was opened without it)."""
+        if self._store is None:
+            from .store import ArchiveStore
+
+            assert self.settings is not None
+            self._store = ArchiveStore(self.settings.store_uri)
+        return self._store
 
     @classmethod
     def open(
-        cls, settings: ArchiveSettings | None = None, *, migrate: bool | None = None
+        cls,
+        settings: ArchiveSettings | None = None,
+        *,
+        migrate: bool | None = None,
+        open_store: bool = True,
     ) -> VisitSequenceArchive:
         """Open the archive the settings describe (the environment's, by default).
 
         The embedded database is migrated on first use so that zero-configuration use just
         works; a configured database is migrated only when asked (``vseqarchive migrate``).
+        With ``open_store=False`` only the metadata database is opened now and the store on
+        first use: callers that only read or annotate metadata (the CLI's ``is-tagged``, ``tag``,
+        ``search``...) then never import ``lsst.resources``.
         """
         from .embedded import embedded_database_url
         from .metadata.database import MetadataDatabase
-        from .store import ArchiveStore
 
         settings = settings or ArchiveSettings.from_env()
         url = settings.database_url or embedded_database_url(settings.state_dir)
         create = migrate if migrate is not None else settings.uses_embedded_database
         metadata = MetadataDatabase.from_url(url, settings.schema, create=create)
-        return cls(metadata, ArchiveStore(settings.store_uri), settings)
+        archive = cls(metadata, None, settings)
+        if open_store:
+            archive.store  # noqa: B018 - open it now: a bad store URI fails here, as before
+        return archive
 
     # -- recording -----------------------------------------------------------------------------
 

@@ -25,17 +25,18 @@ import uuid as uuid_lib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
-
-from lsst.resources import ResourcePath
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from .config import TELESCOPES
 from .dayobs import DayobsError, parse_dayobs
 from .errors import IntegrityError, InvalidInputError, NotFoundError, StoreError, VseqError
 from .faults import fault_point
 
-if TYPE_CHECKING:  # pandas is imported only when visits are written
+if TYPE_CHECKING:
+    # Imported where used: pandas only when visits are written, lsst.resources (and numpy,
+    # through lsst.utils) when a store is opened, so metadata-only commands never load them.
     import pandas as pd
+    from lsst.resources import ResourcePath
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,13 @@ def _hash_source(source: Path | bytes) -> tuple[bytes, int]:
         return reader.hash.digest(), reader.done
 
 
+def _resource(uri: str, **options: Any) -> ResourcePath:
+    """``ResourcePath(uri, **options)``; lsst.resources is imported on first use only."""
+    from lsst.resources import ResourcePath
+
+    return ResourcePath(uri, **options)
+
+
 def _s3_location(target: ResourcePath) -> tuple[str, str]:
     """Bucket and key of an S3 URI; a tenant bucket (``tenant:bucket``) is kept whole."""
     return target.netloc.rpartition("@")[2], target.relativeToPathRoot
@@ -234,7 +242,7 @@ class ArchiveStore:
     def __init__(self, base_uri: str) -> None:
         if not base_uri:
             raise InvalidInputError("the archive store URI is empty")
-        self.base = ResourcePath(base_uri, forceDirectory=True)
+        self.base = _resource(base_uri, forceDirectory=True)
 
     def __repr__(self) -> str:
         return f"ArchiveStore({_public_url(str(self.base))!r})"
@@ -342,7 +350,7 @@ class ArchiveStore:
     def sha256_of(self, url: str) -> bytes:
         """SHA-256 digest of a stored object, read in chunks."""
         digest = hashlib.sha256()
-        with store_errors("read", url), ResourcePath(url).open("rb") as handle:
+        with store_errors("read", url), _resource(url).open("rb") as handle:
             while chunk := handle.read(CHUNK_SIZE):
                 digest.update(chunk)
         return digest.digest()
@@ -350,7 +358,7 @@ class ArchiveStore:
     def read_bytes(self, url: str) -> bytes:
         """The whole content of an object (for small files: metadata, indexes)."""
         with store_errors("read", url):
-            return ResourcePath(url).read()
+            return _resource(url).read()
 
     def get_file(
         self,
@@ -366,7 +374,7 @@ class ArchiveStore:
         """
         destination = Path(destination)
         with store_errors("download", url):
-            source = ResourcePath(url)
+            source = _resource(url)
             total = source.size()
             destination.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=destination.parent)
@@ -397,12 +405,12 @@ class ArchiveStore:
         """A local path holding the object's content (a temporary download for remote stores)."""
         with contextlib.ExitStack() as stack:
             with store_errors("download", url):
-                resource = stack.enter_context(ResourcePath(url).as_local())
+                resource = stack.enter_context(_resource(url).as_local())
             yield Path(resource.ospath)
 
     def delete(self, url: str) -> None:
         """Remove an object of this store; a missing object is fine (rollback may repeat)."""
-        target = ResourcePath(url)
+        target = _resource(url)
         if target.relative_to(self.base) is None:
             raise InvalidInputError(
                 f"{_public_url(url)} is not inside the store {_public_url(str(self.base))}"
@@ -417,7 +425,7 @@ class ArchiveStore:
 
     def exists(self, url: str) -> bool:
         with store_errors("check", url):
-            return ResourcePath(url).exists()
+            return _resource(url).exists()
 
     def walk_files(self) -> Iterator[StoreEntry]:
         """Every file laid out as ``telescope/dayobs/uuid/name`` under the base.

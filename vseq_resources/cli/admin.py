@@ -13,7 +13,7 @@ from .base import DAYOBS, CliState, pass_state
 @pass_state
 def migrate(state: CliState) -> None:
     """Create the metadata schema, or bring it up to date (adopting a reference-created one)."""
-    archive = state.archive(migrate=True)
+    archive = state.archive(migrate=True, store=False)
     revision = archive.metadata.revision()
     click.echo(f"schema {archive.metadata.schema} is at revision {revision}")
 

@@ -87,11 +87,19 @@ class CliState:
             )
         return self._settings
 
-    def archive(self, *, migrate: bool | None = None) -> VisitSequenceArchive:
+    def archive(self, *, migrate: bool | None = None, store: bool = True) -> VisitSequenceArchive:
+        """The archive, opened on first use.
+
+        ``store=False`` is for commands that need only the metadata database: the store is then
+        opened only if it is used after all, so they never import ``lsst.resources`` (nor numpy,
+        through ``lsst.utils``), which is most of a small command's start-up time.
+        """
         if self._archive is None:
             from ..archive import VisitSequenceArchive
 
-            self._archive = VisitSequenceArchive.open(self.settings, migrate=migrate)
+            self._archive = VisitSequenceArchive.open(self.settings, migrate=migrate, open_store=store)
+        elif store:
+            self._archive.store  # noqa: B018 - opened now if a metadata-only use left it closed
         return self._archive
 
     def close(self) -> None:
@@ -181,13 +189,13 @@ def format_value(value: Any) -> str:
         return ""
     if isinstance(value, dt.datetime | dt.date):
         return str(value)
-    try:
-        import pandas as pd
-
-        if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
-            return ""
-    except (ImportError, TypeError, ValueError):
-        pass
+    pd = sys.modules.get("pandas")  # a pandas missing value comes with pandas already imported
+    if pd is not None:
+        try:
+            if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+                return ""
+        except (TypeError, ValueError):
+            pass
     return str(value)
 
 
@@ -272,9 +280,9 @@ def parse_creation_time(text: str | None) -> Any:
     return value.astimezone(dt.UTC)
 
 
-def known_archive(state: CliState, uuid: Any) -> VisitSequenceArchive:
+def known_archive(state: CliState, uuid: Any, *, store: bool = True) -> VisitSequenceArchive:
     """The archive, after checking that the sequence exists (an unknown UUID is an error even
-    for commands whose query would quietly find nothing)."""
-    archive = state.archive()
+    for commands whose query would quietly find nothing); ``store`` as in `CliState.archive`."""
+    archive = state.archive(store=store)
     archive.metadata.get_metadata(uuid)
     return archive

@@ -69,7 +69,7 @@ def record_visitseq_metadata(
     check_telescope(telescope)
     when = parse_creation_time(creation_time)
     visits = load_visits_file(visits_file)
-    archive = state.archive()
+    archive = state.archive(store=False)
     recorded = archive.record_sequence(
         table,
         visits,
@@ -95,7 +95,7 @@ def record_visitseq_metadata(
 @pass_state
 def get_visitseq_metadata(state: CliState, uuid: Any, table: str | None) -> None:
     """Print the metadata of a sequence as a one-row TSV with a header."""
-    meta = state.archive().get_metadata(uuid, table)
+    meta = state.archive(store=False).get_metadata(uuid, table)
     columns = list(meta.keys())
     echo_tsv(columns, [[meta[c] for c in columns]])
 
@@ -106,7 +106,7 @@ def get_visitseq_metadata(state: CliState, uuid: Any, table: str | None) -> None
 @pass_state
 def set_visitseq_url(state: CliState, uuid: Any, url: str) -> None:
     """Set the URL of the visits of a sequence (stored elsewhere)."""
-    known_archive(state, uuid).metadata.set_visitseq_url(uuid, url)
+    known_archive(state, uuid, store=False).metadata.set_visitseq_url(uuid, url)
 
 
 @click.command("get-visitseq-url")
@@ -114,7 +114,7 @@ def set_visitseq_url(state: CliState, uuid: Any, url: str) -> None:
 @pass_state
 def get_visitseq_url(state: CliState, uuid: Any) -> None:
     """Print the URL of the visits of a sequence (nothing when they are not stored)."""
-    url = state.archive().metadata.get_visitseq_url(uuid)
+    url = state.archive(store=False).metadata.get_visitseq_url(uuid)
     if url:
         click.echo(url)
 
@@ -126,7 +126,7 @@ def get_visitseq_url(state: CliState, uuid: Any) -> None:
 @pass_state
 def update_visitseq_metadata(state: CliState, uuid: Any, field: str, value: str) -> None:
     """Set one metadata FIELD of a sequence to VALUE (hex for *sha256 fields)."""
-    state.archive().metadata.update_metadata(uuid, field, convert_field_value(field, value))
+    state.archive(store=False).metadata.update_metadata(uuid, field, convert_field_value(field, value))
 
 
 def convert_field_value(field: str, value: str) -> Any:
@@ -163,7 +163,7 @@ def show(state: CliState, uuid: Any) -> None:
     """Show one sequence with its tags, comments, files and nightly statistics."""
     from .base import records_of
 
-    archive = state.archive()
+    archive = state.archive(store=False)
     md = archive.metadata
     meta = md.get_metadata(uuid)
     tags = md.get_tags(uuid)
@@ -279,7 +279,7 @@ def search(
     if max_age is not None and max_age < 0:
         raise InvalidInputError("--max-age must not be negative")
     found = records_of(
-        state.archive().metadata.search(
+        state.archive(store=False).metadata.search(
             telescope=telescope,
             day_obs=night,
             first_day_obs=first,

@@ -20,7 +20,7 @@ def add_nightly_stats(state: CliState, uuid: Any, visits_file: str, columns: tup
     from .visitfiles import load_visits_file
 
     visits = load_visits_file(visits_file)
-    archive = known_archive(state, uuid)
+    archive = known_archive(state, uuid, store=False)
     stats = archive.add_nightly_stats(uuid, visits, columns=list(columns) or None)
     echo_frame_tsv(stats)
 
@@ -30,14 +30,14 @@ def add_nightly_stats(state: CliState, uuid: Any, visits_file: str, columns: tup
 @pass_state
 def query_nightly_stats(state: CliState, uuid: Any) -> None:
     """Print the nightly statistics of a sequence as TSV with a header (nothing when none)."""
-    echo_frame_tsv(known_archive(state, uuid).metadata.query_nightly_stats(uuid))
+    echo_frame_tsv(known_archive(state, uuid, store=False).metadata.query_nightly_stats(uuid))
 
 
 @click.command("record-conda-env")
 @pass_state
 def record_conda_env(state: CliState) -> None:
     """Record the current package environment and print its hash (hex)."""
-    click.echo(state.archive().record_package_environment().hex())
+    click.echo(state.archive(store=False).record_package_environment().hex())
 
 
 def register(group: click.Group) -> None:

@@ -15,7 +15,7 @@ from .base import UUID, CliState, echo_frame_tsv, known_archive, pass_state
 @pass_state
 def is_tagged(state: CliState, uuid: Any, tag: str) -> None:
     """Print true if the sequence carries TAG, false otherwise."""
-    click.echo("true" if known_archive(state, uuid).is_tagged(uuid, tag) else "false")
+    click.echo("true" if known_archive(state, uuid, store=False).is_tagged(uuid, tag) else "false")
 
 
 @click.command("tag")
@@ -24,7 +24,7 @@ def is_tagged(state: CliState, uuid: Any, tag: str) -> None:
 @pass_state
 def tag(state: CliState, uuid: Any, tags: tuple[str, ...]) -> None:
     """Add one or more tags to a sequence (tags it already has are kept once)."""
-    known_archive(state, uuid).tag(uuid, *tags)
+    known_archive(state, uuid, store=False).tag(uuid, *tags)
 
 
 @click.command("untag")
@@ -33,7 +33,7 @@ def tag(state: CliState, uuid: Any, tags: tuple[str, ...]) -> None:
 @pass_state
 def untag(state: CliState, uuid: Any, tag: str) -> None:
     """Remove a tag from a sequence."""
-    known_archive(state, uuid).untag(uuid, tag)
+    known_archive(state, uuid, store=False).untag(uuid, tag)
 
 
 @click.command("comment")
@@ -43,7 +43,7 @@ def untag(state: CliState, uuid: Any, tag: str) -> None:
 @pass_state
 def comment(state: CliState, uuid: Any, comment: str, author: str | None) -> None:
     """Attach a comment to a sequence."""
-    known_archive(state, uuid).comment(uuid, comment, author=author)
+    known_archive(state, uuid, store=False).comment(uuid, comment, author=author)
 
 
 @click.command("get-comments")
@@ -51,7 +51,7 @@ def comment(state: CliState, uuid: Any, comment: str, author: str | None) -> Non
 @pass_state
 def get_comments(state: CliState, uuid: Any) -> None:
     """Print the comments of a sequence as TSV with a header (nothing when there are none)."""
-    comments = known_archive(state, uuid).metadata.get_comments(uuid)
+    comments = known_archive(state, uuid, store=False).metadata.get_comments(uuid)
     if len(comments):
         # The reference printed the whole comments row, sequence UUID first.
         comments.insert(0, "visitseq_uuid", str(uuid))
