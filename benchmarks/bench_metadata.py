@@ -19,8 +19,9 @@ into a DataFrame, the calls of all sizes interleaved so that every size sees the
 - **ref SQL on vseq** (existing readers): the same reference SQL on the ``vseq`` schema.
 
 The answers are compared (same UUIDs, ``daily_id``, tags and stats) before any time is printed.
-Also timed, the reference's SQL only: a night's ``nightly_stats`` rows, and the pre-night query
-with stats exactly as the reference codes it (every night aggregated; one call each).
+Also timed, the reference's SQL only: the daily-id lookup returning every column, a night's
+``nightly_stats`` rows, and the pre-night query with stats exactly as the reference codes it (every
+night aggregated; one call each).
 Prints times, ratios and the peak RSS of this process; with ``--json PATH`` writes the figures.
 Timings are never asserted: the targets are reported as met or missed.
 """
@@ -94,6 +95,8 @@ REF_NIGHT_STATS = "SELECT * FROM nightly_stats WHERE day_obs = :night"
 REF_DAILY_ID = (
     "SELECT visitseq_uuid FROM simulations_extra WHERE sim_creation_day_obs = :day AND daily_id = :daily_id"
 )
+REF_DAILY_ROW = "SELECT * FROM simulations_extra WHERE sim_creation_day_obs = :day AND daily_id = :daily_id"
+"""The same lookup asking for the whole row (tags, comments and files aggregated too)."""
 REF_METADATA = "SELECT * FROM simulations_extra WHERE visitseq_uuid = :uuid"
 
 ANALYZED = ("visitseq", "simulations", "completed", "tags", "comments", "files", "nightly_stats")
@@ -291,6 +294,7 @@ def prepare_size(url: str, n: int) -> dict[str, Any]:
             **reference(REF_METADATA, {"uuid": sim}, rows_of),
         },
         # Readers' queries with no API counterpart: the reference's SQL on both schemas only.
+        "day #n, all columns": reference(REF_DAILY_ROW, {"day": day, "daily_id": daily_id}, rows_of),
         "night's stats": reference(REF_NIGHT_STATS, {"night": NIGHT}, rows_of),
         "stats as coded": reference(REF_PRENIGHT_STATS_AS_CODED, params, uuids_of, once=True),
     }

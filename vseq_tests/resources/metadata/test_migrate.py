@@ -232,3 +232,38 @@ def test_indexes_serve_the_ranking(engine: sa.Engine, db_schema: str) -> None:
             )
         )
         assert "Seq Scan" not in plan  # seq scans are off: one shows only when no index applies
+
+
+def test_new_days_are_recorded_for_any_writer(engine: sa.Engine, db_schema: str) -> None:
+    """A writer allowed to insert into ``simulations`` only (a reference writer) records new days
+    in ``simulation_days`` through the triggers (SECURITY DEFINER), and a temporary table of the
+    same name does not capture them (pinned search path)."""
+    migrate(engine, db_schema)
+    role = f"vseq_writer_{uuid.uuid4().hex[:8]}"
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE ROLE "{role}"')
+            conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{db_schema}" TO "{role}"')
+            conn.exec_driver_sql(f'GRANT SELECT, INSERT, UPDATE ON "{db_schema}".simulations TO "{role}"')
+            conn.exec_driver_sql(f'SET LOCAL ROLE "{role}"; SET LOCAL search_path TO "{db_schema}"')
+            conn.exec_driver_sql("CREATE TEMP TABLE simulation_days (sim_creation_day_obs DATE)")
+            insert = sa.text(
+                "INSERT INTO simulations (visitseq_uuid, visitseq_sha256, visitseq_label, telescope, "
+                "creation_time) VALUES (:u, :h, 'sim', 'simonyi', :t)"
+            )
+            sim = uuid.uuid4()
+            conn.execute(insert, {"u": sim, "h": digest("a"), "t": "2025-12-08T20:00:00Z"})
+            conn.execute(insert, {"u": uuid.uuid4(), "h": digest("b"), "t": "2025-12-09T11:00:00Z"})
+            conn.execute(
+                sa.text("UPDATE simulations SET creation_time = :t WHERE visitseq_uuid = :u"),
+                {"t": "2025-12-20T20:00:00Z", "u": sim},
+            )
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM pg_temp.simulation_days").scalar() == 0
+        with engine.connect() as conn:
+            days = conn.exec_driver_sql(
+                f'SELECT sim_creation_day_obs::TEXT FROM "{db_schema}".simulation_days ORDER BY 1'
+            ).scalars()
+            assert list(days) == ["2025-12-08", "2025-12-20"]  # the day of 12-09 11:00 UTC is 12-08
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
