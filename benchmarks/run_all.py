@@ -1,13 +1,15 @@
 """Run every benchmark, one process each, and summarise wall time and peak RSS.
 
-    .venv/bin/python benchmarks/run_all.py [--quick] [--with-simulation] [--results DIR]
+    .venv/bin/python benchmarks/run_all.py [--quick] [--with-simulation] [--with-pipeline] [--results DIR]
 
 - ``bench_metadata.py``: metadata queries at 1k, 10k and 100k simulations, vseq against the
   reference archive and the reference's SQL on a vseq-migrated schema (about 4 min);
 - ``bench_visits.py``: archiving and reading one night and a ten-year survey (about 4 min);
 - ``bench_cli.py``: ``vseqarchive`` start-up (under 1 min);
 - ``bench_simulation.py`` with ``--with-simulation`` (site data, one default night, pre-loading a
-  year of visits; about 2 min).
+  year of visits; about 2 min);
+- ``bench_pipeline.py`` with ``--with-pipeline`` (``vseq-nightly`` for one dayobs on a fresh state
+  directory, then on another dayobs, with where the time goes; about 5 min).
 
 ``--quick`` shrinks the sizes (1k and 10k simulations, 200k visits) for a smoke run. Each
 benchmark's figures go to ``DIR/<name>.json`` (default ``/var/tmp/vseq-bench-results``). The 1M
@@ -39,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--with-simulation", action="store_true", help="also run bench_simulation.py")
+    parser.add_argument("--with-pipeline", action="store_true", help="also run bench_pipeline.py")
     parser.add_argument("--results", type=Path, default=Path("/var/tmp/vseq-bench-results"))
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
@@ -49,6 +52,8 @@ def main() -> None:
     }
     if args.with_simulation:
         runs["simulation"] = ["bench_simulation.py"]
+    if args.with_pipeline:
+        runs["pipeline"] = ["bench_pipeline.py"]
     print(machine(), flush=True)
     summary = []
     for name, (script, *options) in runs.items():

@@ -6,7 +6,7 @@ together with the jobs, schedules and resources.
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from vseq_resources.config import TELESCOPES
 
@@ -45,11 +45,24 @@ def prenight_definitions(telescope: str) -> Definitions:
     )
 
 
+EXECUTOR = in_process_executor
+"""Every run executes its steps one after the other in the run's own process.
+
+Dagster's default (the multiprocess executor) starts a process per step, which imports the
+definitions and the step's libraries again (dagster, pandas, SQLAlchemy, astropy, rubin_scheduler,
+matplotlib: 2-4 s of CPU each): measured on the 2-core development machine, a 4-step
+completed-night run took 29.5 s wall and 20 s CPU that way and 18 s wall and 8.5 s CPU in process
+(`docs/benchmarks.md`, "4. Nightly pipeline"). The steps of a run form a chain (ConsDB -> archive;
+simulations -> index -> briefing) with small checks beside it, so little parallelism is lost;
+the assets, steps, checks, retries and pools are the same, and runs (schedules, backfills, the
+two telescopes) still run in parallel, each in its own process, up to the instance's limits."""
+
+
 def build_definitions() -> Definitions:
     return Definitions.merge(
         *(telescope_definitions(telescope) for telescope in TELESCOPES),
         *(prenight_definitions(telescope) for telescope in TELESCOPES),
-        Definitions(resources=build_resources()),
+        Definitions(resources=build_resources(), executor=EXECUTOR),
     )
 
 
