@@ -1,7 +1,9 @@
 """Benchmark of the nightly pipeline: ``vseq-nightly`` for one dayobs, and where its time goes.
 
 Run with ``.venv/bin/python benchmarks/bench_pipeline.py [--state-dir DIR] [--dayobs 2025-10-16]
-[--skip-cold] [--variant NAME ...] [--profile FILE] [--json FILE]``.
+[--skip-cold] [--variant NAME ...] [--sim-nights N] [--profile FILE] [--json FILE]``.
+``--variant nominal --variant delay_60 --variant seeing_1.2 --sim-nights 3`` runs the schedules'
+default simulations instead of vseq-nightly's single nominal night.
 
 Two runs of the README's command (``vseq-nightly DAYOBS --state-dir DIR``: embedded PostgreSQL,
 ``file://`` store, local ConsDB, both telescopes, one nominal pre-night simulation each), each its
@@ -526,12 +528,19 @@ def main() -> None:
         help="pre-night variant (repeatable; default vseq-nightly's: nominal; the schedules run "
         "nominal, delay_60 and seeing_1.2)",
     )
+    parser.add_argument(
+        "--sim-nights",
+        type=int,
+        default=1,
+        help="nights each pre-night simulation covers (default vseq-nightly's: 1; the schedules': 3)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     from vseq_resources.dayobs import parse_dayobs
 
     night = parse_dayobs(args.dayobs)
     variants = [option for name in args.variant for option in ("--prenight-variant", name)]
+    variants += ["--prenight-nights", str(args.sim_nights)]
     state_dir = args.state_dir.expanduser().resolve()
     env = child_env(pyc=not args.no_pyc)
     env.pop("VSEQ_DATABASE_URL", None)  # embedded defaults, as the README runs it

@@ -278,8 +278,11 @@ def materialize_prenight(
     variants: Sequence[str],
     state_dir: Path,
     hours: float | None = None,
+    *,
+    nights: int = 1,
 ) -> PrenightResult:
-    """Run the telescope's pre-night job for ``night``: one full night (AuxTel: its first hours)."""
+    """Run the telescope's pre-night job for ``night``: ``nights`` full nights (AuxTel: their
+    first hours)."""
     from dagster import AssetKey, Definitions
 
     from vseq_assets.definitions import prenight_definitions
@@ -289,7 +292,7 @@ def materialize_prenight(
     configured = prenight_resource_from_env()
     prenight = PrenightSimulationResource(
         scheduler=configured.scheduler,
-        nights=1,
+        nights=nights,
         variants=list(variants),
         duration_hours=hours if hours is not None else (AUXTEL_HOURS if telescope == "auxtel" else None),
         lookback_nights=configured.lookback_nights,
@@ -389,6 +392,13 @@ def print_prenight(result: PrenightResult) -> None:
     help=f"Pre-night variant (repeatable; default: {', '.join(PRENIGHT_VARIANTS)}).",
 )
 @click.option(
+    "--prenight-nights",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 14),
+    help="Nights each pre-night simulation covers, from DAYOBS+1 (the schedules' default: 3).",
+)
+@click.option(
     "--prenight-hours",
     type=click.FloatRange(min=0.1, max=24),
     help="Cut the pre-night simulations to this many hours (default: the whole night; AuxTel 3 h).",
@@ -400,6 +410,7 @@ def main(
     state_dir: Path | None,
     prenight: bool,
     prenight_variants: tuple[str, ...],
+    prenight_nights: int,
     prenight_hours: float | None,
 ) -> None:
     """Archive the completed visits of DAYOBS (default: the night that just ended) via Dagster.
@@ -420,6 +431,7 @@ def main(
             telescopes or TELESCOPES,
             nights,
             prenight_variants=(prenight_variants or PRENIGHT_VARIANTS) if prenight else (),
+            prenight_nights=prenight_nights,
             prenight_hours=prenight_hours,
         )
     except VseqError as err:
@@ -431,6 +443,7 @@ def run(
     telescopes: Sequence[str],
     n_nights: int,
     prenight_variants: Sequence[str] = (),
+    prenight_nights: int = 1,
     prenight_hours: float | None = None,
 ) -> list[NightResult]:
     from vseq_assets.partitions import is_complete, partitions_start
@@ -495,7 +508,13 @@ def run(
                 start = time.monotonic()
                 prenight_results.append(
                     materialize_prenight(
-                        telescope, following, instance, prenight_variants, state_dir, prenight_hours
+                        telescope,
+                        following,
+                        instance,
+                        prenight_variants,
+                        state_dir,
+                        prenight_hours,
+                        nights=prenight_nights,
                     )
                 )
                 progress.note(f"{telescope}: done in {time.monotonic() - start:.0f} s")

@@ -37,7 +37,7 @@ def configured(
 
 
 def test_nightly_with_configured_services(configured: Path) -> None:
-    args = ["--prenight-variant", "nominal", "--prenight-hours", "0.5"]
+    args = ["--prenight-variant", "nominal", "--prenight-hours", "0.5", "--prenight-nights", "2"]
     result = CliRunner().invoke(main, [NIGHT.replace("-", ""), "--telescope", "simonyi", *args])
     assert result.exit_code == 0, result.output + str(result.exception)
     out = result.stdout
@@ -51,6 +51,8 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     assert f"pre-loaded {LSSTCAM_VISITS} completed visits; site data vseq_approximate" in out
     assert "check     simulated_after_preloaded: passed" in out
     assert "check     simulations_read_back: passed" in out
+    (index_line,) = [line for line in out.splitlines() if line.strip().startswith("index ")]
+    assert "2025-10-18" in index_line  # --prenight-nights 2: the index covers both nights
     assert "using the configured ConsDB; nothing is simulated" in result.stderr
 
     again = CliRunner().invoke(main, [EMPTY_NIGHT, "--telescope", "simonyi", "--no-prenight"])
