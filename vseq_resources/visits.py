@@ -2,11 +2,13 @@
 
 ``visits.h5`` is what consumers outside vseq read with ``pandas.read_hdf(path, key="observations")``,
 some of them under pandas 2.x, so it is written in the pandas/PyTables *fixed* format (a pandas 3
-*table* format file cannot be read by pandas 2), compressed with zlib (the deflate filter is built
-into every HDF5 library, unlike blosc), and with strings as plain Python ``str`` objects (pandas 3
-would otherwise write its own string dtype). Next to the pandas nodes, a small night layout (rows
-of each night, strings re-encoded by column) lets ``read_visits_h5(nights=...)`` read one night out
-of a long survey without reading the rest; pandas ignores it.
+*table* format file cannot be read by pandas 2), compressed with blosc:lz4 (`COMPLIB`; every
+PyTables, hence every pandas ``read_hdf``, has the filter), and with strings as plain Python
+``str`` objects (pandas 3 would otherwise write its own string dtype), each distinct string
+pickled once. Next to the pandas nodes, a small night layout (rows of each night, strings
+re-encoded by column) lets ``read_visits_h5`` read the file, or one night out of a long survey,
+without unpickling every string; pandas ignores it. Files of other writers (any filter, with or
+without the layout) are read as pandas reads them.
 """
 
 from __future__ import annotations
@@ -36,10 +38,19 @@ MJD_COLUMN = "observationStartMJD"
 MJD_RANGE = (40000.0, 100000.0)
 """Sane observation start MJDs: 1968 to 2132. Anything outside is a unit or column mistake."""
 
-COMPLIB = "zlib"
+COMPLIB: str | None = "blosc:lz4"
 COMPLEVEL = 5
-"""Measured on 24,000 opsim-like visits: level 5 wrote 6.0 MB in 1.4 s, level 9 5.9 MB in 7.7 s,
-uncompressed 16.4 MB; blosc:zstd saved 3 % more but needs the blosc filter in every reader."""
+"""The PyTables filter of every node ``write_visits_h5`` writes. Measured (docs/benchmarks.md,
+section 3) on synthetic opsim visits with full-precision floats, which hardly compress: on 200,000
+visits blosc:lz4 (levels 1 and 5 alike) gives 296-302 B/visit, written in 5-11x the time of a
+plain copy of the file and read in 2.3-4.4x; zlib level 1 or 5 (level 5 before) 256-271 B/visit,
+35-120x and 8-17x; no filter 374 B/visit, 2-4x and 0.7-2x, but every string block (a PyTables
+VLArray, whose chunk is at least 1 MB and which pandas writes without a chunk size) then takes
+1 MB on disk: a night of 1,000 visits grows from 0.4 MB to 2.7 MB, and most archived sequences
+are one night. lz4 keeps small files small and big ones within 15 % of zlib, at a tenth of its
+cost. Non-PyTables HDF5 readers (h5py) need the blosc plugin (``hdf5plugin``); consumers read
+``visits.h5`` with ``pandas.read_hdf``, which always has it. ``read_visits_h5`` reads files of
+any filter (zlib ones written before, production's)."""
 
 DEFAULT_STATS_COLUMNS: tuple[str, ...] = ("altitude", "azimuth")
 """The reference's default (``rubin_sim.sim_archive.compute_nightly_stats``); production pre-night
@@ -61,6 +72,8 @@ NIGHTLY_STATS_COLUMNS = (
 HASH_HEADER = b"vseq-visits-v1\n"
 _KEY_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CANONICAL_NAN = np.uint64(0x7FF8000000000000)
+_GATHER_BYTES = 256 * 1024 * 1024
+"""Largest (rows x widest encoded string) gathered at once when a string column is hashed."""
 _MICROSECONDS_PER_DAY = 86_400_000_000
 _MJD_EPOCH_ORDINAL = MJD_EPOCH.date().toordinal()
 
@@ -97,12 +110,13 @@ def write_visits_h5(
             # are missing (None), which changes nothing about how they are stored.
             warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
             for key, frame in tables.items():
-                portable = _portable(frame)
+                portable, encoded = _portable(frame)
                 portable.to_hdf(
                     tmp_name, key=key, mode="a", format="fixed", complib=COMPLIB, complevel=COMPLEVEL
                 )
+                del portable  # as big as the frame: not kept while the layout is written
                 if key == OBSERVATIONS_KEY:
-                    _write_night_layout(Path(tmp_name), portable)
+                    _write_night_layout(Path(tmp_name), frame, encoded)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -136,20 +150,110 @@ def _is_text(dtype: object) -> bool:
     return isinstance(dtype, pd.StringDtype | pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
 
 
-def _portable(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy that pandas 2.x reads back as it was: object strings, object column names.
+_ROWS_PER_PASS = 4096
+"""Rows copied at a time when numeric columns are gathered or a block is transposed: the piece
+stays in the CPU cache (NumPy's own transposing copy runs 3-4 times slower on visit tables)."""
 
-    pandas 3's string dtype and categoricals are turned into object columns of ``str`` (missing
-    values as None); an index of strings likewise.
+
+def _portable(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """A frame that pandas 2.x reads back as ``frame`` was, laid out for a fast fixed-format write,
+    and the ``(codes, distinct values)`` of each string column, by position.
+
+    Strings (pandas 3's string dtype, categoricals, object columns of ``str``) become object
+    columns of ``str`` (missing values as None) in which equal strings are one Python object:
+    the fixed format pickles string blocks, and pickle writes an object it has already written as
+    a 2-5 byte reference (a ten-year survey's 12 million strings pickle to 25 MB instead of 95 MB,
+    4-6 times faster both ways). What readers get back is unchanged: the same ``str`` values.
+    Columns of one plain NumPy numeric dtype are gathered into one block whose transpose is
+    C-contiguous, which is what PyTables writes (pandas would copy the frame to consolidate it,
+    then PyTables would copy each block again to transpose it).
     """
-    out = frame.copy()
-    for column, dtype in frame.dtypes.items():
-        if _is_text(dtype):
-            values = frame[column].astype(object)
-            out[column] = values.where(values.notna(), None)
-    out.columns = pd.Index([str(c) for c in frame.columns], dtype=object)
-    if isinstance(out.index.dtype, pd.StringDtype):
-        out.index = out.index.astype(object)
+    n = len(frame)
+    columns = pd.Index([str(c) for c in frame.columns], dtype=object)
+    index = frame.index.astype(object) if isinstance(frame.index.dtype, pd.StringDtype) else frame.index
+    encoded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    text: dict[int, np.ndarray] = {}
+    numeric: dict[np.dtype, list[int]] = {}
+    others = False
+    for j in range(frame.shape[1]):
+        column = frame.iloc[:, j]
+        if _is_text(column.dtype):
+            codes_uniques = _encode_text(column)
+            if codes_uniques is None:  # not only str and missing values: kept as they are
+                values = column.astype(object)
+                text[j] = values.where(values.notna(), None).to_numpy(dtype=object)
+            else:
+                encoded[j] = codes_uniques
+                codes, uniques = codes_uniques
+                text[j] = np.append(uniques, np.array([None], dtype=object))[codes]
+        elif isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+            numeric.setdefault(column.dtype, []).append(j)
+        else:
+            others = True
+    try:
+        from pandas.api.internals import create_dataframe_from_blocks  # pandas >= 3.0
+    except ImportError:
+        create_dataframe_from_blocks = None
+    if others or n == 0 or create_dataframe_from_blocks is None:
+        out = frame.copy()
+        for j, values in text.items():
+            out.isetitem(j, pd.Series(values, index=out.index, dtype=object, copy=False))
+        out.columns = columns
+        out.index = index
+        return out, encoded
+    blocks = [
+        (_gather(frame, positions, dtype).T, np.array(positions)) for dtype, positions in numeric.items()
+    ]
+    if text:
+        positions = sorted(text)
+        strings = np.empty((len(positions), n), dtype=object)
+        for row, j in enumerate(positions):
+            strings[row] = text[j]
+        blocks.append((strings, np.array(positions)))
+    return create_dataframe_from_blocks(blocks, index=index, columns=columns), encoded
+
+
+def _encode_text(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, distinct values)`` of a column of ``str`` and missing values (code -1), or None
+    when it holds anything else (bytes, numbers, str subclasses...)."""
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:  # unhashable values
+        return None
+    uniques = np.asarray(uniques, dtype=object)
+    if not all(type(u) is str for u in uniques):
+        return None
+    return codes, uniques
+
+
+def _gather(frame: pd.DataFrame, positions: list[int], dtype: np.dtype) -> np.ndarray:
+    """The columns at ``positions`` (all of ``dtype``) as one C-contiguous (rows, columns) array."""
+    arrays = [frame.iloc[:, j].to_numpy() for j in positions]
+    out = np.empty((len(frame), len(arrays)), dtype=dtype)
+    for start in range(0, len(frame), _ROWS_PER_PASS):
+        stop = start + _ROWS_PER_PASS
+        for k, values in enumerate(arrays):
+            out[start:stop, k] = values[start:stop]
+    return out
+
+
+def _read_block(node: Any, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The rows ``ranges`` of a numeric block stored (rows, columns), as the C-contiguous
+    (columns, rows) array pandas keeps: read a few chunks at a time into a small buffer and
+    transposed from there (no second copy of the block, each piece transposed in the cache)."""
+    dtype = node.atom.dtype
+    out = np.empty((node.shape[1], sum(b - a for a, b in ranges)), dtype=dtype)
+    chunk = node.chunkshape[0] if node.chunkshape else 1
+    step = max(chunk, _ROWS_PER_PASS // chunk * chunk)
+    buffer = np.empty((step, node.shape[1]), dtype=dtype)
+    done = 0
+    for a, b in ranges:
+        for start in range(a, b, step):
+            stop = min(start + step, b)
+            piece = buffer[: stop - start]
+            node.read(start, stop, out=piece)
+            out[:, done : done + len(piece)] = piece.T
+            done += len(piece)
     return out
 
 
@@ -184,24 +288,30 @@ def read_visits_h5(
 
 def _read_local(path: Path, key: str, nights: np.ndarray | None = None) -> pd.DataFrame:
     """The table ``key``; with ``nights`` (dayobs ordinals), only the rows of those nights when
-    the file has a night layout (the frame is then flagged in ``attrs``), else the whole table."""
-    if nights is not None and key == OBSERVATIONS_KEY and path.is_file():
+    the file has a night layout (the frame is then flagged in ``attrs``), else the whole table.
+
+    Observations written with a night layout are read through it, whole or by night: the same
+    frame as pandas reads, without unpickling every string of the file; anything else (files of
+    other writers, other keys) is read by pandas."""
+    if key == OBSERVATIONS_KEY and path.is_file():
         import tables
 
         try:
-            frame = _read_nights(path, nights)
+            frame = _read_layout(path, nights)
         except (
             OSError,
             ValueError,
             KeyError,
             TypeError,
             AttributeError,
+            IndexError,
             tables.HDF5ExtError,
             tables.NoSuchNodeError,
         ):
             frame = None  # not a layout we can trust: the whole-table read reports real problems
         if frame is not None:
-            frame.attrs[_NIGHTS_SELECTED] = True
+            if nights is not None:
+                frame.attrs[_NIGHTS_SELECTED] = True
             return frame
     return _read_tables(path, [key])[key]
 
@@ -256,46 +366,50 @@ _NIGHTS_SELECTED = "vseq_nights_selected"
 _MAX_RUNS = 1_000_000
 
 
-def _write_night_layout(path: Path, observations: pd.DataFrame) -> None:
-    """Add the night layout of ``observations`` (as written by pandas) to the file at ``path``."""
+def _write_night_layout(
+    path: Path, observations: pd.DataFrame, encoded: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """Add the night layout of ``observations`` to the file at ``path``, where pandas wrote them;
+    ``encoded`` holds the codes and distinct values of their string columns (by position)."""
     n = len(observations)
-    text_columns = [c for c, t in observations.dtypes.items() if pd.api.types.is_object_dtype(t)]
-    if n == 0 or MJD_COLUMN not in observations.columns or not observations.columns.is_unique:
+    names = pd.Index([str(c) for c in observations.columns], dtype=object)
+    text = [j for j in range(observations.shape[1]) if _is_text(observations.dtypes.iloc[j])]
+    if n == 0 or MJD_COLUMN not in observations.columns or not names.is_unique:
         return
+    if set(text) != set(encoded):
+        return  # something other than str and None in a string column: not ours to re-encode
     ordinals = dayobs_ordinals(observations[MJD_COLUMN])
     starts = np.flatnonzero(np.diff(ordinals, prepend=ordinals[0] - 1))
     if len(starts) > _MAX_RUNS:
         return
     runs = np.column_stack([ordinals[starts], starts, np.append(starts[1:], n)]).astype(np.int64)
-    encoded = []
-    for column in text_columns:
-        values = observations[column].to_numpy(dtype=object)
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        if not all(type(u) is str for u in uniques) or (codes < 0).sum() != sum(v is None for v in values):
-            return  # something other than str and None: not ours to re-encode
+    layout = []
+    for j in text:
+        codes, uniques = encoded[j]
         utf8 = [u.encode("utf-8", "surrogatepass") for u in uniques]
         offsets = np.zeros(len(utf8) + 1, dtype=np.int64)
         np.cumsum([len(b) for b in utf8], out=offsets[1:])
-        encoded.append(
-            (codes.astype(np.int32), np.frombuffer(b"".join(utf8) + b"\0", dtype=np.uint8), offsets)
+        smallest = np.int8 if len(uniques) < 2**7 else np.int16 if len(uniques) < 2**15 else np.int32
+        layout.append(
+            (codes.astype(smallest), np.frombuffer(b"".join(utf8) + b"\0", dtype=np.uint8), offsets)
         )
     import tables
 
     filters = tables.Filters(complevel=COMPLEVEL, complib=COMPLIB)
     with tables.open_file(path, mode="a") as handle:
         group = handle.get_node(f"/{OBSERVATIONS_KEY}")
-        for j, arrays in enumerate(encoded):
+        for j, arrays in enumerate(layout):
             for suffix, array in zip(("codes", "utf8", "offsets"), arrays, strict=True):
                 handle.create_carray(group, f"vseq_text{j}_{suffix}", obj=array, filters=filters)
         node = handle.create_carray(group, _LAYOUT_NODE, obj=runs, filters=filters)
         node.attrs.vseq_layout = _LAYOUT_VERSION
         node.attrs.nrows = n
-        node.attrs.text_columns = json.dumps([str(c) for c in text_columns])
+        node.attrs.text_columns = json.dumps([names[j] for j in text])
 
 
-def _read_nights(path: Path, nights: np.ndarray) -> pd.DataFrame | None:
-    """The visits of ``nights`` (dayobs ordinals) read through the night layout, or None when the
-    file has none. Only the rows of those nights are read (and decompressed)."""
+def _read_layout(path: Path, nights: np.ndarray | None) -> pd.DataFrame | None:
+    """The visits of ``nights`` (dayobs ordinals; None: all) read through the night layout, or
+    None when the file has none. Only the rows of those nights are read (and decompressed)."""
     import tables
 
     with pd.HDFStore(path, mode="r") as store:
@@ -305,51 +419,110 @@ def _read_nights(path: Path, nights: np.ndarray) -> pd.DataFrame | None:
         layout = group[_LAYOUT_NODE]
         if getattr(layout.attrs, "vseq_layout", None) != _LAYOUT_VERSION:
             return None
-        runs = layout[:]
         storer = store.get_storer(OBSERVATIONS_KEY)
-        if storer.is_table or int(layout.attrs.nrows) != group.axis1.nrows:
+        nrows = int(layout.attrs.nrows)
+        if storer.is_table or nrows != group.axis1.nrows:
             return None  # the observations were rewritten by something else since
         text_columns = json.loads(layout.attrs.text_columns)
-        chosen = runs[np.isin(runs[:, 0], nights)]
-        ranges = [(int(a), int(b)) for a, b in chosen[:, 1:]] or [(0, 0)]
+        if nights is None:
+            ranges = [(0, nrows)]
+        else:
+            runs = layout[:]
+            chosen = runs[np.isin(runs[:, 0], nights)]
+            ranges = [(int(a), int(b)) for a, b in chosen[:, 1:]] or [(0, 0)]
         index = _concat_1d([storer.read_index("axis1", start=a, stop=b) for a, b in ranges])
         items = storer.read_index("axis0")
-        pieces = []
+        strings = _string_dtype()
+        blocks: list[tuple[Any, np.ndarray]] = []
         for i in range(storer.nblocks):
             block_items = storer.read_index(f"block{i}_items")
+            placement = items.get_indexer(block_items)
+            if (placement < 0).any():
+                return None
             node = group[f"block{i}_values"]
             if isinstance(node, tables.VLArray):
                 if not set(block_items) <= set(text_columns):
                     return None
-                columns = {name: _read_text(group, text_columns.index(name), ranges) for name in block_items}
-                block = pd.DataFrame(columns, index=index)
-                if pd.Series(["x"]).dtype != object:  # pandas 3: strings read as str
-                    block = block.astype(pd.StringDtype(na_value=np.nan))  # as pandas reads it
+                for name, position in zip(block_items, placement, strict=True):
+                    codes, uniques = _read_text(group, text_columns.index(name), ranges)
+                    blocks.append((_text_array(codes, uniques, strings), np.array([position])))
+            elif (
+                getattr(node.attrs, "transposed", False)
+                and getattr(node.attrs, "value_type", None) is None
+                and getattr(node.attrs, "shape", None) is None
+                and len(node.shape) == 2
+                and node.atom.dtype.kind in "biuf"
+            ):  # a plain numeric block, stored as (rows, columns)
+                blocks.append((_read_block(node, ranges), placement))
+            elif nights is None:
+                return None  # whole reads of other blocks (dates...): pandas' own read
             else:
                 values = np.concatenate(
                     [storer.read_array(f"block{i}_values", start=a, stop=b) for a, b in ranges], axis=1
                 )
-                block = pd.DataFrame(
-                    np.asfortranarray(values.T), columns=block_items, index=index, copy=False
-                )
-            pieces.append(block)
-    return (
-        pd.concat(pieces, axis=1).reindex(columns=items)
-        if pieces
-        else pd.DataFrame(columns=items, index=index)
-    )
+                blocks.append((values, placement))
+    return _frame_from_blocks(blocks, index, items)
 
 
-def _read_text(group: Any, j: int, ranges: list[tuple[int, int]]) -> np.ndarray:
-    """The str (or None) values of layout string column ``j`` in the row ``ranges``."""
+def _string_dtype() -> Any:
+    """pandas 3's default string dtype (as pandas reads string blocks), or None under pandas 2."""
+    return None if pd.Series(["x"]).dtype == object else pd.StringDtype(na_value=np.nan)
+
+
+def _text_array(codes: np.ndarray, uniques: np.ndarray, strings: Any) -> Any:
+    """The values of a string column as pandas reads them: ``dtype`` ``strings`` (pandas 3), else
+    object ``str`` with None for missing values."""
+    if strings is not None and strings.storage == "pyarrow":
+        import pyarrow as pa
+
+        try:
+            taken = pa.array(uniques.tolist(), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+        except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates: as pandas fails
+            pass
+        else:
+            return pd.array(taken, dtype=strings)
+    values = np.append(uniques, np.array([None], dtype=object))[codes]
+    return values if strings is None else pd.array(values, dtype=strings)
+
+
+def _frame_from_blocks(
+    blocks: list[tuple[Any, np.ndarray]], index: pd.Index, items: pd.Index
+) -> pd.DataFrame:
+    """A frame of ``blocks`` (2-D (columns, rows) arrays or 1-D extension arrays, each with the
+    positions of its columns in ``items``), without copying them."""
+    try:
+        from pandas.api.internals import create_dataframe_from_blocks  # pandas >= 3.0
+    except ImportError:
+        create_dataframe_from_blocks = None
+    if not blocks:
+        return pd.DataFrame(columns=items, index=index)
+    if create_dataframe_from_blocks is not None:
+        return create_dataframe_from_blocks(
+            [(v.reshape(1, -1) if isinstance(v, np.ndarray) and v.ndim == 1 else v, p) for v, p in blocks],
+            index=index,
+            columns=items,
+        )
+    pieces = [
+        pd.DataFrame({items[placement[0]]: values}, index=index)
+        if values.ndim == 1
+        else pd.DataFrame(values.T, columns=items[placement], index=index, copy=False)
+        for values, placement in blocks
+    ]
+    return pd.concat(pieces, axis=1).reindex(columns=items)
+
+
+def _read_text(group: Any, j: int, ranges: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1: None) in the row ``ranges`` and distinct values of layout string column ``j``."""
     codes = np.concatenate([group[f"vseq_text{j}_codes"][a:b] for a, b in ranges])
-    offsets = group[f"vseq_text{j}_offsets"]
-    utf8 = group[f"vseq_text{j}_utf8"]
-    out = np.full(len(codes), None, dtype=object)
-    for code in np.unique(codes[codes >= 0]):
-        start, stop = offsets[code : code + 2]
-        out[codes == code] = bytes(utf8[start:stop]).decode("utf-8", "surrogatepass")
-    return out
+    offsets = group[f"vseq_text{j}_offsets"][:]
+    utf8 = group[f"vseq_text{j}_utf8"][:].tobytes()
+    if len(codes) and (codes.max() >= len(offsets) - 1 or codes.min() < -1):
+        raise ValueError(f"vseq_text{j}_codes out of range")
+    uniques = np.empty(len(offsets) - 1, dtype=object)
+    uniques[:] = [
+        utf8[a:b].decode("utf-8", "surrogatepass") for a, b in zip(offsets[:-1], offsets[1:], strict=True)
+    ]
+    return codes, uniques
 
 
 def _concat_1d(parts: list[Any]) -> Any:
@@ -443,13 +616,24 @@ def _string_column_bytes(name: str, column: pd.Series) -> bytes:
     Visit tables repeat few strings (bands, targets, programs) over many rows, so encoding the
     distinct values and gathering them by code gives the same bytes as a per-row loop, fast.
     """
-    values = column.astype(object)
+    # pandas' string dtype factorizes as it is (pyarrow: without making a Python object per row);
+    # anything else as the objects it holds.
+    values = column if isinstance(column.dtype, pd.StringDtype) else column.astype(object)
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:  # unhashable values: the per-row path names the offending type
         return b"".join(_string_value(name, value) for value in values)
-    encoded = np.array([*(_string_value(name, value) for value in uniques), b"\x00"], dtype=object)
-    return b"".join(encoded[codes].tolist())  # code -1 (missing) picks the trailing b"\x00"
+    encoded = [*(_string_value(name, value) for value in uniques), b"\x00"]
+    width = max(len(e) for e in encoded)
+    if len(codes) * width > _GATHER_BYTES:
+        return b"".join(np.array(encoded, dtype=object)[codes].tolist())  # code -1 picks b"\x00"
+    # Each distinct encoding padded to one width; rows gathered by code, the padding dropped.
+    padded = np.zeros((len(encoded), width), dtype=np.uint8)
+    for row, value in enumerate(encoded):
+        padded[row, : len(value)] = np.frombuffer(value, dtype=np.uint8)
+    lengths = np.array([len(e) for e in encoded])
+    keep = np.arange(width) < lengths[codes][:, None]
+    return padded[codes][keep].tobytes()
 
 
 def _string_bytes(text: str) -> bytes:

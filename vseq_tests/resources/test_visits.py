@@ -87,25 +87,94 @@ def test_round_trip_with_extra_tables(tmp_path: Path, visits: pd.DataFrame, info
     assert sorted(p.name for p in tmp_path.iterdir()) == ["visits.h5"]
 
 
-def test_file_is_fixed_format_and_compressed(tmp_path: Path, visits: pd.DataFrame) -> None:
+def test_file_is_fixed_format_with_the_chosen_filter(tmp_path: Path, visits: pd.DataFrame) -> None:
     path = write_visits_h5(tmp_path / "visits.h5", visits, {"info": visits.head(1)})
     with pd.HDFStore(path, mode="r") as store:
         assert sorted(store.keys()) == ["/info", "/observations"]
         assert not store.get_storer("observations").is_table
     with tables.open_file(path) as handle:
-        arrays = [n for n in handle.walk_nodes("/", "CArray")]
-        assert arrays and all(
-            n.filters.complib == COMPLIB and n.filters.complevel == COMPLEVEL for n in arrays
+        leaves = list(handle.walk_nodes("/", "Leaf"))
+        assert leaves and all(n.filters.complevel == COMPLEVEL for n in leaves)
+        if COMPLEVEL:
+            assert all(n.filters.complib == COMPLIB for n in leaves)
+
+
+@pytest.mark.parametrize("filters", [(COMPLIB, COMPLEVEL), ("zlib", 5), ("blosc:lz4", 1)])
+def test_whole_read_is_what_pandas_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filters: tuple, visits: pd.DataFrame
+) -> None:
+    """read_visits_h5 decodes strings from the night layout instead of unpickling them: the
+    frame must be pandas' own, exactly, whatever filter wrote the file (zlib: files written
+    before, and production's)."""
+    import vseq_resources.visits as module
+
+    monkeypatch.setattr(module, "COMPLIB", filters[0])
+    monkeypatch.setattr(module, "COMPLEVEL", filters[1])
+    frames = {
+        "fixture": visits,
+        "survey": _survey(),
+        "odd": pd.DataFrame(
+            {
+                "observationStartMJD": 61000.5 + np.arange(5) / 10,
+                "flag": [True, False, True, True, False],
+                "small": np.arange(5, dtype=np.int16),
+                "cat": pd.Categorical(["a", "b", None, "a", "é"]),
+                "none": pd.Series([None] * 5, dtype=object),
+                "empty": ["", "x", None, "x", ""],
+            },
+            index=pd.Index(list("vwxyz"), dtype="str"),
+        ),
+    }
+    for name, frame in frames.items():
+        path = write_visits_h5(tmp_path / f"{name}.h5", frame)
+        with tables.open_file(path) as handle:
+            assert "vseq_nights" in handle.get_node("/observations"), name
+        expected = pd.read_hdf(path, key="observations")
+        pd.testing.assert_frame_equal(read_visits_h5(path), expected, check_exact=True, obj=name)
+        _same_content(expected, frame)
+        night = dayobs_of_mjd(float(frame["observationStartMJD"].iloc[-1]))
+        selected = read_visits_h5(path, nights=[night])
+        keep = dayobs_ordinals(expected["observationStartMJD"]) == night.toordinal()
+        pd.testing.assert_frame_equal(selected, expected.loc[keep], check_exact=True, obj=name)
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.PerformanceWarning")
+def test_frames_beyond_numbers_and_strings_round_trip(tmp_path: Path) -> None:
+    """Dates, nullable integers and mixed object columns take pandas' own path (no layout for
+    mixed objects), and read back as pandas reads them."""
+    frame = pd.DataFrame(
+        {
+            "observationStartMJD": [61000.6, 61000.7, 61001.6],
+            "when": pd.to_datetime(["2026-01-01", "2026-01-02", None]),
+            "count": pd.array([1, None, 3], dtype="Int64"),
+            "mixed": pd.Series(["a", 1, None], dtype=object),
+            "band": pd.Series(["g", "r", None], dtype="str"),
+        }
+    )
+    for name, table in {
+        "dates": frame.drop(columns=["count", "mixed"]),
+        "all": frame.drop(columns="count"),
+    }.items():
+        path = write_visits_h5(tmp_path / f"{name}.h5", table)
+        expected = pd.read_hdf(path, key="observations")
+        pd.testing.assert_frame_equal(read_visits_h5(path), expected, check_exact=True)
+        _same_content(expected, table)
+        night = dayobs_of_mjd(61001.6)
+        pd.testing.assert_frame_equal(
+            read_visits_h5(path, nights=[night]), expected.iloc[2:], check_exact=True
         )
 
 
 def test_string_columns_are_written_as_objects(tmp_path: Path, visits: pd.DataFrame) -> None:
-    """pandas 3's string dtype is not what goes to disk: object arrays of str, as pandas 2 writes."""
+    """pandas 3's string dtype is not what goes to disk: object arrays of str, as pandas 2 writes,
+    in which equal strings are one object (pickled once, then by reference)."""
     path = write_visits_h5(tmp_path / "visits.h5", visits)
     with tables.open_file(path) as handle:
         blocks = [n.read()[0] for n in handle.walk_nodes("/observations", "VLArray")]
     assert blocks and all(b.dtype == object for b in blocks)
     assert {type(v) for b in blocks for v in b.ravel()} == {str, type(None)}
+    values = [v for b in blocks for v in b.ravel() if v is not None]
+    assert len({id(v) for v in values}) == len(set(values)) < len(values)
 
 
 def test_empty_night_round_trips(tmp_path: Path, visits: pd.DataFrame) -> None:
@@ -475,6 +544,7 @@ def test_nights_read_through_the_layout_match_the_whole_file(tmp_path: Path, shu
     with tables.open_file(path) as handle:
         assert "vseq_nights" in handle.get_node("/observations")
     whole = read_visits_h5(path)
+    pd.testing.assert_frame_equal(whole, pd.read_hdf(path, key="observations"), check_exact=True)
     ordinals = dayobs_ordinals(whole["observationStartMJD"])
     present = sorted(set(ordinals.tolist()))
     for chosen in ([present[0]], present[5:9], [present[-1], present[2]], [1], present):
