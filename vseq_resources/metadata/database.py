@@ -433,26 +433,29 @@ class MetadataDatabase:
         missing = {"day_obs", "value_name"} - set(stats.columns)
         if missing:
             raise InvalidInputError(f"nightly statistics need column(s) {', '.join(sorted(missing))}")
-        rows = []
+        conflict_key = ("visitseq_uuid", "day_obs", "value_name", "accumulated")
+        rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # one row per key: the last one given wins
         for record in stats.to_dict(orient="records"):
             record.setdefault("accumulated", False)
             record["visitseq_uuid"] = key
-            rows.append(
-                {
-                    name: for_column(s.nightly_stats.c[name], record.get(name))
-                    for name in s.nightly_stats.c.keys()
-                }
-            )
+            row = {
+                name: for_column(s.nightly_stats.c[name], record.get(name))
+                for name in s.nightly_stats.c.keys()
+            }
+            rows[tuple(row[name] for name in conflict_key)] = row
         if not rows:
             return 0
         statement = pg_insert(s.nightly_stats)
         statement = statement.on_conflict_do_update(
-            index_elements=["visitseq_uuid", "day_obs", "value_name", "accumulated"],
+            index_elements=list(conflict_key),
             set_={name: statement.excluded[name] for name in s.STATS_VALUE_COLUMNS},
         )
+        # RETURNING makes SQLAlchemy send the rows as multi-row INSERTs ("insertmanyvalues"); a
+        # plain executemany sends one statement per row (a year's ~11 000 rows: 3 s that way).
+        statement = statement.returning(s.nightly_stats.c.day_obs)
         with self._writing(conn) as c:
             self._require(c, key)
-            c.execute(statement, rows)
+            c.execute(statement, list(rows.values())).all()
         return len(rows)
 
     def query_nightly_stats(self, visitseq_uuid: UuidLike) -> pd.DataFrame:

@@ -218,6 +218,12 @@ def test_nightly_stats(db: MetadataDatabase) -> None:
     means = stored.set_index(["value_name", "accumulated"])["mean"]
     assert means[("airmass", False)] == 1.5 and means[("seeing", True)] == 0.7
     assert pd.isna(means[("seeing", False)])
+    # The same key twice in one frame: the last row given wins (one multi-row INSERT must not
+    # affect a row twice).
+    twice = pd.DataFrame({"day_obs": ["2025-12-09"] * 2, "value_name": ["airmass"] * 2, "mean": [1.0, 2.0]})
+    assert db.insert_nightly_stats(seq, twice) == 1
+    stored = db.query_nightly_stats(seq)
+    assert stored.loc[stored["day_obs"] == dt.date(2025, 12, 9), "mean"].tolist() == [2.0]
     with pytest.raises(InvalidInputError, match="no column"):
         db.insert_nightly_stats(seq, stats.assign(bogus=1))
 
