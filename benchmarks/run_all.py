@@ -1,17 +1,20 @@
 """Run every benchmark, one process each, and summarise wall time and peak RSS.
 
-    .venv/bin/python benchmarks/run_all.py [--quick] [--with-simulation] [--with-pipeline] [--results DIR]
+    .venv/bin/python benchmarks/run_all.py [--quick] [--skip-simulation] [--skip-pipeline] [--results DIR]
 
 - ``bench_metadata.py``: metadata queries at 1k, 10k and 100k simulations, vseq against the
   reference archive and the reference's SQL on a vseq-migrated schema (about 4 min);
 - ``bench_visits.py``: archiving and reading one night and a ten-year survey (about 4 min);
 - ``bench_cli.py``: ``vseqarchive`` start-up (under 1 min);
-- ``bench_simulation.py`` with ``--with-simulation`` (site data, one default night, pre-loading a
-  year of visits; about 2 min);
-- ``bench_pipeline.py`` with ``--with-pipeline`` (``vseq-nightly`` for one dayobs on a fresh state
-  directory, then on another dayobs, with where the time goes; about 5 min).
+- ``bench_simulation.py`` (site data, one default night, pre-loading a year of visits from a frame
+  and through the archive; about 6 min; ``--skip-simulation`` leaves it out);
+- ``bench_pipeline.py`` (``vseq-nightly`` for one dayobs on a fresh state directory, then on
+  another dayobs, with where the time goes; about 5 min; the schedules' default simulations, 3
+  variants of 3 nights, take ``bench_pipeline.py --variant nominal --variant delay_60 --variant
+  seeing_1.2 --sim-nights 3``, about 7 min; ``--skip-pipeline`` leaves it out).
 
-``--quick`` shrinks the sizes (1k and 10k simulations, 200k visits) for a smoke run. Each
+``--quick`` shrinks the sizes (1k and 10k simulations, 200k visits) and skips the simulation and
+pipeline benchmarks, for a smoke run. Each
 benchmark's figures go to ``DIR/<name>.json`` (default ``/var/tmp/vseq-bench-results``). The 1M
 simulations size is separate: ``.venv/bin/python benchmarks/bench_metadata.py --sizes 1000000``.
 Results and the machine they were measured on: ``docs/benchmarks.md``.
@@ -40,8 +43,8 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--with-simulation", action="store_true", help="also run bench_simulation.py")
-    parser.add_argument("--with-pipeline", action="store_true", help="also run bench_pipeline.py")
+    parser.add_argument("--skip-simulation", action="store_true", help="leave out bench_simulation.py")
+    parser.add_argument("--skip-pipeline", action="store_true", help="leave out bench_pipeline.py")
     parser.add_argument("--results", type=Path, default=Path("/var/tmp/vseq-bench-results"))
     args = parser.parse_args()
     args.results.mkdir(parents=True, exist_ok=True)
@@ -50,9 +53,9 @@ def main() -> None:
         "visits": ["bench_visits.py", *(["--visits", "200000"] if args.quick else [])],
         "cli": ["bench_cli.py"],
     }
-    if args.with_simulation:
+    if not (args.quick or args.skip_simulation):
         runs["simulation"] = ["bench_simulation.py"]
-    if args.with_pipeline:
+    if not (args.quick or args.skip_pipeline):
         runs["pipeline"] = ["bench_pipeline.py"]
     print(machine(), flush=True)
     summary = []
