@@ -101,6 +101,8 @@ def write_visits_h5(
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInputError(f"table {key!r} is a {type(frame).__name__}, not a DataFrame")
         tables[key] = frame
+    for key, frame in tables.items():
+        _check_storable(key, frame)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".vseq-partial-", suffix=".h5", dir=path.parent)
     os.close(fd)
@@ -110,10 +112,13 @@ def write_visits_h5(
             # are missing (None), which changes nothing about how they are stored.
             warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
             for key, frame in tables.items():
-                portable, encoded = _portable(frame)
-                portable.to_hdf(
-                    tmp_name, key=key, mode="a", format="fixed", complib=COMPLIB, complevel=COMPLEVEL
-                )
+                portable, encoded = _portable(frame, key)
+                try:
+                    portable.to_hdf(
+                        tmp_name, key=key, mode="a", format="fixed", complib=COMPLIB, complevel=COMPLEVEL
+                    )
+                except NotImplementedError as err:  # e.g. an index of a dtype pandas cannot store
+                    raise InvalidInputError(f"table {key!r} cannot be stored in visits.h5: {err}") from None
                 del portable  # as big as the frame: not kept while the layout is written
                 if key == OBSERVATIONS_KEY:
                     _write_night_layout(Path(tmp_name), frame, encoded)
@@ -145,6 +150,27 @@ def validate_observations(observations: pd.DataFrame) -> None:
         )
 
 
+def _check_storable(key: str, frame: pd.DataFrame) -> None:
+    """Refuse columns the fixed format cannot store: names equal as strings (names are stored as
+    strings), multi-level names, and extension dtypes other than strings, categoricals and
+    tz-aware datetimes (with a filter, PyTables fails on nullable ones with an AttributeError;
+    periods are stored as integers, which pandas 2 reads back as int64)."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise InvalidInputError(f"table {key!r} has multi-level column names: visits.h5 stores one level")
+    names = pd.Index([str(c) for c in frame.columns], dtype=object)
+    if not names.is_unique:
+        raise InvalidInputError(
+            f"duplicate column name {names[names.duplicated()][0]!r} in table {key!r}"
+            " (column names are stored as strings)"
+        )
+    for name, dtype in zip(names, frame.dtypes, strict=True):
+        if not isinstance(dtype, np.dtype | pd.StringDtype | pd.CategoricalDtype | pd.DatetimeTZDtype):
+            raise InvalidInputError(
+                f"column {name!r} of table {key!r} has dtype {dtype}, which visits.h5 (pandas' fixed"
+                " format) cannot store: convert it to a NumPy dtype (nullable integers to float64, say)"
+            )
+
+
 def _is_text(dtype: object) -> bool:
     """Object, string (pandas 2 or 3) and categorical columns: stored and hashed as strings."""
     return isinstance(dtype, pd.StringDtype | pd.CategoricalDtype) or pd.api.types.is_object_dtype(dtype)
@@ -155,9 +181,10 @@ _ROWS_PER_PASS = 4096
 stays in the CPU cache (NumPy's own transposing copy runs 3-4 times slower on visit tables)."""
 
 
-def _portable(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray]]]:
+def _portable(frame: pd.DataFrame, key: str) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray]]]:
     """A frame that pandas 2.x reads back as ``frame`` was, laid out for a fast fixed-format write,
-    and the ``(codes, distinct values)`` of each string column, by position.
+    and the ``(codes, distinct values)`` of each string column, by position. Strings that are not
+    valid UTF-8 text (lone surrogates: pandas 3 cannot read them back) are refused.
 
     Strings (pandas 3's string dtype, categoricals, object columns of ``str``) become object
     columns of ``str`` (missing values as None) in which equal strings are one Python object:
@@ -179,6 +206,14 @@ def _portable(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[np.nda
         column = frame.iloc[:, j]
         if _is_text(column.dtype):
             codes_uniques = _encode_text(column)
+            if codes_uniques is not None:
+                try:
+                    "".join(codes_uniques[1]).encode("utf-8")
+                except UnicodeEncodeError as err:
+                    raise InvalidInputError(
+                        f"column {columns[j]!r} of table {key!r} holds a string that is not valid UTF-8"
+                        f" text, which pandas 3 cannot read back: {err}"
+                    ) from None
             if codes_uniques is None:  # not only str and missing values: kept as they are
                 values = column.astype(object)
                 text[j] = values.where(values.notna(), None).to_numpy(dtype=object)
@@ -457,9 +492,16 @@ def _read_layout(path: Path, nights: np.ndarray | None) -> pd.DataFrame | None:
             elif nights is None:
                 return None  # whole reads of other blocks (dates...): pandas' own read
             else:
-                values = np.concatenate(
-                    [storer.read_array(f"block{i}_values", start=a, stop=b) for a, b in ranges], axis=1
-                )
+                parts = [storer.read_array(f"block{i}_values", start=a, stop=b) for a, b in ranges]
+                if all(isinstance(part, np.ndarray) for part in parts):
+                    values = np.concatenate(parts, axis=1)
+                else:  # tz-aware datetimes...: pandas' arrays, (columns, rows) or 1-D (pandas 2)
+                    parts = [pd.array(part) if isinstance(part, pd.Index) else part for part in parts]
+                    values = (
+                        parts[0]
+                        if len(parts) == 1
+                        else parts[0]._concat_same_type(parts, axis=parts[0].ndim - 1)
+                    )
                 blocks.append((values, placement))
     return _frame_from_blocks(blocks, index, items)
 
@@ -643,7 +685,13 @@ def _string_bytes(text: str) -> bytes:
 
 def _string_value(name: str, value: object) -> bytes:
     if isinstance(value, str):
-        return b"\x01" + _string_bytes(value)
+        try:
+            return b"\x01" + _string_bytes(value)
+        except UnicodeEncodeError as err:
+            raise InvalidInputError(
+                f"column {name!r} holds a string that is not valid UTF-8 text, which the visits hash"
+                f" cannot encode: {err}"
+            ) from None
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return b"\x00"
     raise InvalidInputError(

@@ -581,3 +581,181 @@ def test_nightly_stats_over_many_nights_match_pandas_describe() -> None:
         assert row.count == described["count"]
         for source, target in {**names, "mean": "mean", "std": "std", "min": "min", "max": "max"}.items():
             assert getattr(row, target) == pytest.approx(described[source], rel=1e-12, nan_ok=True)
+
+
+# --- edge cases of the write and read paths ----------------------------------------------------
+
+
+def _three_nights(n: int = 12) -> np.ndarray:
+    """MJDs of visits on three nights, interleaved (each night is several runs of the layout)."""
+    return 61000.6 + (np.arange(n) % 3) + np.arange(n) * 0.001
+
+
+def test_nights_keep_time_zone_aware_datetimes(tmp_path: Path) -> None:
+    """Blocks the layout does not decode (tz-aware datetimes) are read by row range: the nights
+    must come back with pandas' dtype, not as object columns of Timestamps."""
+    n = 12
+    frame = pd.DataFrame(
+        {
+            "observationStartMJD": _three_nights(n),
+            "start": pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC"),
+            "end": pd.date_range("2026-01-02", periods=n, freq="h", tz="UTC"),  # same block as start
+            "local": pd.date_range("2026-01-01", periods=n, freq="h", tz="America/Santiago"),
+            "band": list("ugrizyugrizy"),
+        }
+    )
+    path = write_visits_h5(tmp_path / "visits.h5", frame)
+    expected = pd.read_hdf(path, key="observations")
+    assert expected["start"].dtype == frame["start"].dtype
+    pd.testing.assert_frame_equal(read_visits_h5(path), expected, check_exact=True)
+    ordinals = dayobs_ordinals(expected["observationStartMJD"])
+    for chosen in ([ordinals[0]], [ordinals[1], ordinals[2]]):
+        selected = read_visits_h5(path, nights=[dt.date.fromordinal(int(o)) for o in chosen])
+        pd.testing.assert_frame_equal(selected, expected.loc[np.isin(ordinals, chosen)], check_exact=True)
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (pd.array([1, None, 3], dtype="Int64"), "dtype Int64"),
+        (pd.array([True, None, False], dtype="boolean"), "dtype boolean"),
+        (pd.array([1.5, None, 3.0], dtype="Float64"), "dtype Float64"),
+        (pd.Series([1, None, 3], dtype="int64[pyarrow]"), "dtype int64\\[pyarrow\\]"),
+        (pd.arrays.SparseArray([0, 1, 0]), "dtype Sparse"),
+        (pd.period_range("2026-01", periods=3, freq="M"), "dtype period"),
+        (pd.interval_range(0, 3), "dtype interval"),
+    ],
+)
+def test_columns_the_fixed_format_cannot_store_are_refused(
+    tmp_path: Path, column: object, message: str
+) -> None:
+    """pandas' fixed format (with a filter) fails on these with AttributeError from PyTables, or
+    stores periods as integers that pandas 2 reads back as int64: refused, by name."""
+    frame = pd.DataFrame({"observationStartMJD": [61000.6, 61000.7, 61000.8], "odd": column})
+    with pytest.raises(InvalidInputError, match=f"column 'odd' of table 'observations' has {message}"):
+        write_visits_h5(tmp_path / "visits.h5", frame)
+    ok = frame.drop(columns="odd")
+    with pytest.raises(InvalidInputError, match=f"column 'odd' of table 'info' has {message}"):
+        write_visits_h5(tmp_path / "visits.h5", ok, {"info": frame})
+    if isinstance(column, pd.IntervalIndex | pd.arrays.IntegerArray):  # as an index: pandas refuses
+        with pytest.raises(
+            InvalidInputError, match="table 'observations' cannot be stored.*Index with dtype"
+        ):
+            write_visits_h5(tmp_path / "visits.h5", ok.set_axis(pd.Index(column)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_column_names_that_cannot_be_stored_are_refused(tmp_path: Path) -> None:
+    """Names are stored as strings: names that are equal as strings, and multi-level names
+    (flattened, the MJD column would be lost), are refused before anything is written."""
+    mjd = [61000.6, 61000.7]
+    same = pd.DataFrame([[mjd[0], 1, 2], [mjd[1], 3, 4]], columns=["observationStartMJD", 1, "1"])
+    duplicated = pd.DataFrame([[mjd[0], 1, 2], [mjd[1], 3, 4]], columns=["observationStartMJD", "a", "a"])
+    multi = pd.DataFrame(
+        {("observationStartMJD", ""): mjd, ("band", "name"): ["g", "r"]},
+    )
+    for frame, message in ((same, "'1'"), (duplicated, "'a'")):
+        with pytest.raises(InvalidInputError, match=f"duplicate column name {message}"):
+            write_visits_h5(tmp_path / "visits.h5", frame)
+        with pytest.raises(InvalidInputError, match=f"duplicate column name {message} in table 'info'"):
+            write_visits_h5(
+                tmp_path / "visits.h5", pd.DataFrame({"observationStartMJD": mjd}), {"info": frame}
+            )
+    with pytest.raises(InvalidInputError, match="multi-level column names"):
+        write_visits_h5(tmp_path / "visits.h5", multi)
+    assert list(tmp_path.iterdir()) == []
+    # Names that are not strings but stay distinct are stored as strings, as before.
+    path = write_visits_h5(tmp_path / "visits.h5", same.set_axis(["observationStartMJD", 1, 2.5], axis=1))
+    assert list(read_visits_h5(path).columns) == ["observationStartMJD", "1", "2.5"]
+
+
+def test_strings_pandas_3_cannot_read_are_refused(tmp_path: Path) -> None:
+    """A lone surrogate pickles fine, but pandas 3's read_hdf (and UTF-8) cannot encode it: the
+    file would be unreadable by consumers, and the hash has no canonical bytes for it."""
+    frame = pd.DataFrame(
+        {"observationStartMJD": [61000.6, 61000.7], "note": pd.Series(["ok", "bad \udc80"], dtype=object)}
+    )
+    with pytest.raises(InvalidInputError, match="column 'note' of table 'observations'.*UTF-8"):
+        write_visits_h5(tmp_path / "visits.h5", frame)
+    with pytest.raises(InvalidInputError, match="column 'note' of table 'info'.*UTF-8"):
+        write_visits_h5(tmp_path / "visits.h5", frame.drop(columns="note"), {"info": frame})
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InvalidInputError, match="column 'note'.*UTF-8"):
+        visits_content_hash(frame)
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.PerformanceWarning")
+@pytest.mark.parametrize("fmt", ["fixed", "table"])
+def test_observations_rewritten_by_pandas_are_not_read_through_a_stale_layout(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Same number of rows, other strings and numbers: whatever pandas wrote last is read."""
+    before = pd.DataFrame(
+        {"observationStartMJD": _three_nights(6), "band": list("ugrizy"), "n": np.arange(6)}
+    )
+    after = before.assign(band=list("yzirgu"), n=np.arange(6) + 100)
+    path = write_visits_h5(tmp_path / "visits.h5", before, {"info": before.head(1)})
+    after.to_hdf(path, key="observations", mode="a", format=fmt)
+    expected = pd.read_hdf(path, key="observations")
+    _same_content(expected, after)
+    pd.testing.assert_frame_equal(read_visits_h5(path), expected, check_exact=True)
+    night = int(dayobs_ordinals(expected["observationStartMJD"])[0])
+    selected = read_visits_h5(path, nights=[dt.date.fromordinal(night)])
+    keep = dayobs_ordinals(expected["observationStartMJD"]) == night
+    pd.testing.assert_frame_equal(selected, expected.loc[keep], check_exact=True)
+    _same_content(read_visits_h5(path, key="info"), before.head(1))
+
+
+PANDAS2_LAYOUT_READER = """
+import json, sys
+import numpy as np
+import pandas as pd
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from vseq_resources.visits import _read_local, dayobs_ordinals
+ours = pd.read_hdf(sys.argv[1], key="observations")
+plain = pd.read_hdf(sys.argv[2], key="observations")
+pd.testing.assert_frame_equal(ours, plain, check_exact=True)
+pd.testing.assert_frame_equal(_read_local(Path(sys.argv[1]), "observations"), ours, check_exact=True)
+ordinals = dayobs_ordinals(ours["observationStartMJD"])
+for chosen in ([ordinals[0]], [ordinals[1], ordinals[2]]):
+    selected = _read_local(Path(sys.argv[1]), "observations", np.array(chosen))
+    assert selected.attrs.pop("vseq_nights_selected")
+    pd.testing.assert_frame_equal(selected, ours.loc[np.isin(ordinals, chosen)], check_exact=True)
+print(json.dumps({"pandas": pd.__version__, "dtypes": {c: str(t) for c, t in ours.dtypes.items()}}))
+"""
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.PerformanceWarning")
+def test_pandas2_reads_a_tricky_frame_as_pandas_wrote_it(tmp_path: Path, pandas2_python: Path) -> None:
+    """Under pandas 2: our file reads back exactly as a file pandas itself wrote from the same
+    frame (object strings), and vseq's own reader (whole and by night) returns that frame."""
+    n = 12
+    frame = pd.DataFrame(
+        {
+            "note": pd.Series(["a", None, "é", "日本", None, "1", "nan", "", "a", "x" * 10_000, "b", "c"]),
+            "observationStartMJD": _three_nights(n),
+            "missing": pd.Series([None] * n, dtype=object),
+            "f32": np.arange(n, dtype="float32") / 3,
+            "flag": np.arange(n) % 2 == 0,
+            "i8": np.arange(n, dtype="int8"),
+            "when": pd.date_range("2026-01-01", periods=n, freq="h"),
+            "utc": pd.date_range("2026-01-01", periods=n, freq="h", tz="UTC"),
+            "cat": pd.Categorical(list("xyzxyzxyzxyz")),
+        },
+        index=pd.Index([f"v{i}" for i in (3, 1, 2, 0, 5, 4, 7, 6, 9, 8, 11, 10)], dtype="str"),
+    )
+    ours = write_visits_h5(tmp_path / "visits.h5", frame)
+    plain = frame.astype({c: object for c in ("note", "cat")}).set_axis(frame.index.astype(object))
+    plain["cat"] = plain["cat"].astype(object)
+    plain.to_hdf(tmp_path / "plain.h5", key="observations", format="fixed")
+    result = subprocess.run(
+        [pandas2_python, "-c", PANDAS2_LAYOUT_READER, str(ours), str(tmp_path / "plain.h5"), str(REPO)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout)
+    assert seen["pandas"].startswith("2.")
+    assert seen["dtypes"]["note"] == seen["dtypes"]["missing"] == seen["dtypes"]["cat"] == "object"
+    assert seen["dtypes"]["utc"] == "datetime64[ns, UTC]" and seen["dtypes"]["f32"] == "float32"
