@@ -9,16 +9,19 @@ Why a cache. Completed sequences are recorded one per night, so a year of histor
 ``get_visits`` calls: each checks the file's SHA-256 and opens a small fixed-format HDF5 file,
 0.1-0.25 s apiece on the 2-core machines (mostly PyTables opening nodes), 40-90 s every
 afternoon for visits that cannot have changed: a sequence's visits are immutable, and a newer
-sequence for a night has a new UUID. So what was read is kept, per read unit (one sequence and
-the nights taken from it), as a Parquet file in a local directory (``<state dir>/completed_cache``
-in the pipeline). The next day reads one new night from the archive and the rest from the cache,
-about 7 ms per night. A night re-archived since (new UUID), or a window that takes other nights
-of a multi-night sequence, is a different unit and is read from the archive again. A missing or
-unreadable cache file is read from the archive again and rewritten; files are written under a
-temporary name and renamed, so runs sharing the directory (a backfill) never see half a file.
-Parquet, not pickle: reading a cache file must not be able to run code. The cache only ever
-holds visits that passed the archive's checksum when read; delete the directory to drop it
-(files of sequences no longer chosen are not pruned: about 100 kB per night).
+sequence for a night has a new UUID. So what was read is kept, per read unit (one sequence, its
+visits file as recorded: URL and SHA-256, and the nights taken from it), as a Parquet file in a
+local directory (``<state dir>/completed_cache`` in the pipeline). The next day reads one new
+night from the archive and the rest from the cache, about 7 ms per night. A night re-archived
+since (new UUID), visits replaced under the same UUID (``archive-file --update``: a new
+checksum), or a window that takes other nights of a multi-night sequence, is a different unit and
+is read from the archive again. A missing or unreadable cache file, or one that is not its unit's
+(it records its unit and row count; Parquet page checksums are written and verified), is read
+from the archive again and rewritten; files are written under a temporary name and renamed, so
+runs sharing the directory (a backfill) never see half a file. Parquet, not pickle: reading a
+cache file must not be able to run code. The cache only ever holds visits that passed the
+archive's checksum when read; delete the directory to drop it (files of sequences no longer
+chosen are not pruned: about 100 kB per night).
 """
 
 from __future__ import annotations
@@ -110,18 +113,25 @@ def gather_completed_visits(
     for night, row in chosen.items():
         nights_of.setdefault(row["visitseq_uuid"], []).append(night)
         rows[row["visitseq_uuid"]] = row
+    checksums: dict[str, str] = {}
+    if cache_dir is not None:
+        checksums = _visits_checksums(archive, [row["visitseq_url"] for row in rows.values()])
     frames = []
     cached = read = 0
     for seq_uuid, nights in nights_of.items():
         row = rows[seq_uuid]
         covers_all = len(nights) == (row["last_day_obs"] - row["first_day_obs"]).days + 1
-        path = _unit_path(cache_dir, seq_uuid, nights) if cache_dir is not None else None
-        frame = _read_unit(path) if path is not None else None
+        path = key = None
+        if cache_dir is not None:
+            url = row["visitseq_url"]
+            key = _unit_key(seq_uuid, url, checksums.get(url), nights)
+            path = _unit_path(cache_dir, seq_uuid, key)
+        frame = _read_unit(path, key) if path is not None and key is not None else None
         if frame is None:
             frame = archive.get_visits(seq_uuid, nights=None if covers_all else nights)
             read += 1
-            if path is not None:
-                _write_unit(path, frame)
+            if path is not None and key is not None:
+                _write_unit(path, key, frame)
         else:
             cached += 1
         if len(frame):
@@ -134,29 +144,56 @@ def gather_completed_visits(
     return PreloadedVisits(visits, sequences, units_cached=cached, units_read=read)
 
 
-def _unit_path(cache_dir: Path, seq_uuid: uuidlib.UUID, nights: list[dt.date]) -> Path:
-    key = ",".join(sorted(night.isoformat() for night in nights))
-    return Path(cache_dir) / f"{seq_uuid}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.parquet"
+def _visits_checksums(archive: VisitSequenceArchive, urls: list[str]) -> dict[str, str]:
+    """The recorded SHA-256 (hex) of each visits file, in one query (absent when none is recorded)."""
+    import sqlalchemy as sa
+
+    from .metadata import schema
+
+    table = schema.file_checksums
+    query = sa.select(table.c.file_url, table.c.file_sha256).where(table.c.file_url.in_(sorted(set(urls))))
+    with archive.metadata.transaction() as conn:
+        return {url: bytes(sha).hex() for url, sha in conn.execute(query)}
 
 
-def _read_unit(path: Path) -> pd.DataFrame | None:
+def _unit_key(seq_uuid: uuidlib.UUID, url: str, sha256: str | None, nights: list[dt.date]) -> str:
+    """What a unit's visits depend on: the sequence, its visits file as recorded, the nights."""
+    days = ",".join(sorted(night.isoformat() for night in nights))
+    return f"{seq_uuid}\n{url}\n{sha256 or ''}\n{days}"
+
+
+def _unit_path(cache_dir: Path, seq_uuid: uuidlib.UUID, key: str) -> Path:
+    return Path(cache_dir) / f"{seq_uuid}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.parquet"
+
+
+_UNIT_ATTR, _ROWS_ATTR = "vseq_completed_unit", "vseq_completed_rows"
+
+
+def _read_unit(path: Path, key: str) -> pd.DataFrame | None:
     if not path.exists():
         return None
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path, page_checksum_verification=True)
     except Exception as err:  # noqa: BLE001 - any unreadable cache file is read again from the archive
         log.warning("ignoring the unreadable cache file %s (%s); reading the archive instead", path, err)
         return None
+    unit, rows = frame.attrs.pop(_UNIT_ATTR, None), frame.attrs.pop(_ROWS_ATTR, None)
+    if unit != key or rows != len(frame):
+        log.warning("ignoring the cache file %s (not its unit's visits); reading the archive instead", path)
+        return None
+    return frame
 
 
-def _write_unit(path: Path, frame: pd.DataFrame) -> None:
+def _write_unit(path: Path, key: str, frame: pd.DataFrame) -> None:
     """Keep a unit for the next day; a cache that cannot be written only costs time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".parquet.tmp")
         os.close(handle)
         try:
-            frame.to_parquet(temporary)
+            stored = frame.copy(deep=False)  # the unit and row count travel in the file (attrs)
+            stored.attrs = {**frame.attrs, _UNIT_ATTR: key, _ROWS_ATTR: len(frame)}
+            stored.to_parquet(temporary, write_page_checksum=True)
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):

@@ -17,10 +17,14 @@ The functions here compute the same arrays from the two fields that matter (``hp
   (``binned_statistic(..., np.max)``; the maximum is exact);
 - ``LastObservation`` (no scheduler-note filter): a copy of the last visit of its band.
 
-Only features of exactly these classes, with the default bins and pixels within the feature's
-map, take the fast path; any other feature (a subclass, a seeing limit, a note filter) keeps its
-own method. ``vseq_tests/resources/simulation/test_preload.py`` compares every feature of a
-scheduler pre-loaded this way with rubin_scheduler's own path.
+Only features of exactly these classes, with the default bins, one band or none (not a list) and
+pixels within the feature's map, and no ``add_observations_array`` set on the instance already
+(someone else's override, or an enclosing block's switch), take the fast path; any other feature
+(a subclass, a seeing limit, a note filter) keeps its own method. A ``LastObserved`` whose band
+has no record is left unchanged (rubin's array method raises on the empty input instead, which
+would stop a pre-load whose window has no visit in that band).
+``vseq_tests/resources/simulation/test_preload.py`` compares every feature of a scheduler
+pre-loaded this way with rubin_scheduler's own path.
 """
 
 from __future__ import annotations
@@ -70,6 +74,10 @@ def _default_bins(feature: Any) -> bool:
 
 def _fast_update(feature: Any, columns: _Columns) -> Callable[[np.ndarray, np.ndarray], None] | None:
     """A replacement for ``feature.add_observations_array``, or None when it must keep its own."""
+    if "add_observations_array" in vars(feature):
+        return None  # set on the instance: not rubin's method, or already switched
+    if not isinstance(getattr(feature, "bandname", None), str | None):
+        return None  # a list of bands: rubin's comparison, not one band's column
     if type(feature) is NObservations:
         if feature.seeing_limit is not None or feature.scheduler_note is not None:
             return None
@@ -106,8 +114,9 @@ def _fast_update(feature: Any, columns: _Columns) -> Callable[[np.ndarray, np.nd
         def latest(observations_array: np.ndarray, observations_hpid: np.ndarray) -> None:
             hpid = columns.get(observations_hpid, "hpid", feature.bandname)
             mjd = columns.get(observations_hpid, "mjd", feature.bandname)
-            if hpid.size == 0 or hpid.min() < 0 or hpid.max() >= feature.feature.size:
-                # rubin's own method (it also handles the empty case its own way)
+            if hpid.size == 0:
+                return  # no record in its band: nothing observed (rubin's method would raise)
+            if hpid.min() < 0 or hpid.max() >= feature.feature.size:
                 LastObserved.add_observations_array(feature, observations_array, observations_hpid)
                 return
             result = np.full(feature.feature.size, -np.inf)
@@ -148,8 +157,9 @@ def fast_feature_updates(surveys: Iterable[Any]) -> Iterator[int]:
             update = _fast_update(feature, columns)
             if update is not None:
                 feature.add_observations_array = update
-                patched.append(feature)
+                patched.append((feature, update))
         yield len(patched)
     finally:
-        for feature in patched:
-            del feature.add_observations_array
+        for feature, update in patched:  # ours only: the removal of one cannot stop the others'
+            if vars(feature).get("add_observations_array") is update:
+                del feature.add_observations_array

@@ -267,3 +267,153 @@ def test_new_days_are_recorded_for_any_writer(engine: sa.Engine, db_schema: str)
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
+
+
+INSERT_SIMULATION = sa.text(
+    "INSERT INTO simulations (visitseq_uuid, visitseq_sha256, visitseq_label, telescope, creation_time) "
+    "VALUES (:u, :h, :l, 'simonyi', :t)"
+)
+
+
+def _writer(engine: sa.Engine, schema: str, isolation: str = "READ COMMITTED") -> sa.Connection:
+    """A writer's session; its lock timeout turns a wait on another writer into an error."""
+    conn = engine.connect().execution_options(isolation_level=isolation)
+    conn.exec_driver_sql(f"SET search_path TO \"{schema}\"; SET lock_timeout TO '2s'")
+    conn.commit()
+    return conn
+
+
+def _insert(conn: sa.Connection, created: str) -> None:
+    conn.execute(INSERT_SIMULATION, {"u": uuid.uuid4(), "h": digest(created), "l": created, "t": created})
+
+
+def _same_day_first_commits(w1: sa.Connection, w2: sa.Connection) -> None:
+    _insert(w1, "2030-01-10T20:00:00Z")
+    _insert(w2, "2030-01-10T21:00:00Z")  # the day is w1's, not committed yet
+    w1.commit()
+    w2.commit()
+
+
+def _same_day_first_rolls_back(w1: sa.Connection, w2: sa.Connection) -> None:
+    _insert(w1, "2030-01-10T20:00:00Z")
+    _insert(w2, "2030-01-10T21:00:00Z")
+    w1.rollback()
+    w2.commit()
+
+
+def _day_committed_after_the_snapshot(w1: sa.Connection, w2: sa.Connection) -> None:
+    w2.exec_driver_sql("SELECT COUNT(*) FROM simulations")  # w2's snapshot (REPEATABLE READ)
+    _insert(w1, "2030-01-10T20:00:00Z")
+    w1.commit()
+    _insert(w2, "2030-01-10T21:00:00Z")
+    w2.commit()
+
+
+def _different_new_days(w1: sa.Connection, w2: sa.Connection) -> None:
+    _insert(w1, "2030-01-10T20:00:00Z")
+    _insert(w2, "2030-01-11T20:00:00Z")
+    w1.commit()
+    w2.commit()
+
+
+def _opposite_orders(w1: sa.Connection, w2: sa.Connection) -> None:
+    _insert(w1, "2030-01-10T20:00:00Z")
+    _insert(w2, "2030-01-11T20:00:00Z")
+    _insert(w1, "2030-01-11T21:00:00Z")  # waited for w2 (which then waited for w1: a deadlock)
+    _insert(w2, "2030-01-10T21:00:00Z")
+    w1.commit()
+    w2.commit()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "isolation", "committed"),
+    [
+        (_same_day_first_commits, "READ COMMITTED", 2),
+        (_same_day_first_rolls_back, "READ COMMITTED", 1),
+        (_day_committed_after_the_snapshot, "REPEATABLE READ", 2),
+        (_different_new_days, "SERIALIZABLE", 2),
+        (_opposite_orders, "READ COMMITTED", 4),
+    ],
+    ids=lambda value: getattr(value, "__name__", str(value)).strip("_"),
+)
+def test_writers_of_new_days_neither_wait_for_nor_fail_on_each_other(
+    engine: sa.Engine, db_schema: str, scenario, isolation: str, committed: int
+) -> None:
+    """Inserting simulations never conflicted before ``simulation_days``: the triggers must not
+    make one writer wait for another's uncommitted day (a deadlock with two writers in opposite
+    orders), nor fail under REPEATABLE READ or SERIALIZABLE. Whatever they skip, the numbering
+    is complete."""
+    migrate(engine, db_schema)
+    w1, w2 = _writer(engine, db_schema, isolation), _writer(engine, db_schema, isolation)
+    try:
+        scenario(w1, w2)
+    finally:
+        w1.close()
+        w2.close()
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'SET search_path TO "{db_schema}"')
+        rows = conn.exec_driver_sql(
+            "SELECT sim_creation_day_obs, daily_id, creation_time FROM simulations_extra "
+            "ORDER BY sim_creation_day_obs, creation_time"
+        ).all()
+        recorded = set(conn.exec_driver_sql("SELECT sim_creation_day_obs FROM simulation_days").scalars())
+    assert len(rows) == committed
+    by_day: dict[object, list[int]] = {}
+    for row in rows:
+        by_day.setdefault(row.sim_creation_day_obs, []).append(row.daily_id)
+    assert all(ids == list(range(1, len(ids) + 1)) for ids in by_day.values()), rows
+    if scenario is not _same_day_first_rolls_back:  # the committed writers recorded their days
+        assert recorded == set(by_day)
+
+
+def test_the_view_reads_when_the_adopting_role_does_not_own_it(
+    engine: sa.Engine, pg_url: str, reference_schema: str
+) -> None:
+    """Production's objects may belong to a group role that the adopting login is a member of:
+    the view keeps its owner, who must be able to read ``simulation_days`` (readers need no right
+    on it, only on the view)."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, admin, reader = (f"vseq_{kind}_{suffix}" for kind in ("owner", "admin", "reader"))
+    schema_name = f'"{reference_schema}"'
+    admin_engine = sa.create_engine(pg_url, connect_args={"options": f"-c role={admin}"})
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                f'CREATE ROLE "{owner}"; CREATE ROLE "{admin}" IN ROLE "{owner}"; CREATE ROLE "{reader}"'
+            )
+            database = conn.exec_driver_sql("SELECT current_database()").scalar()
+            conn.exec_driver_sql(f'GRANT CREATE ON DATABASE "{database}" TO "{owner}"')
+            conn.exec_driver_sql(f'ALTER SCHEMA {schema_name} OWNER TO "{owner}"')
+            relations = conn.execute(
+                sa.text(
+                    "SELECT relname, relkind FROM pg_class WHERE relnamespace = to_regnamespace(:s) "
+                    "AND relkind IN ('r', 'v')"
+                ),
+                {"s": reference_schema},
+            ).all()
+            for name, kind in relations:
+                what = "VIEW" if kind == "v" else "TABLE"
+                conn.exec_driver_sql(f'ALTER {what} {schema_name}."{name}" OWNER TO "{owner}"')
+            conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA {schema_name} TO "{reader}"')
+            conn.exec_driver_sql(f'GRANT SELECT ON {schema_name}.simulations_extra TO "{reader}"')
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {schema_name}.simulations (visitseq_uuid, visitseq_sha256, visitseq_label, "
+                    "telescope, creation_time) VALUES (:u, :h, 'sim', 'simonyi', '2025-12-08T20:00:00Z')"
+                ),
+                {"u": uuid.uuid4(), "h": digest("a")},
+            )
+        assert migrate(admin_engine, reference_schema) == head_revision()
+        for role in (reader, admin):
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'SET LOCAL ROLE "{role}"')
+                rows = conn.exec_driver_sql(
+                    f"SELECT sim_creation_day_obs::TEXT, daily_id FROM {schema_name}.simulations_extra"
+                ).all()
+            assert [tuple(row) for row in rows] == [("2025-12-08", 1)], role
+    finally:
+        admin_engine.dispose()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE")
+            for role in (reader, admin, owner):
+                conn.exec_driver_sql(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')

@@ -12,7 +12,8 @@ day of each row a reader's other filters selected.
 
 - New table ``simulation_days`` (one row per UTC creation dayobs that has simulations; vseq's own,
   like ``file_checksums``), filled from ``simulations`` here, then by statement triggers on
-  ``simulations`` (any writer, plain SQL included).
+  ``simulations`` (any writer, plain SQL included). A writer never waits for nor fails on another
+  transaction's day: such a day is left to that transaction (see ``RECORD_DAYS_FUNCTION``).
 - ``simulations_extra`` left-joins ``simulation_days`` and, per day, a window over that day's
   simulations (``ROW_NUMBER() OVER (ORDER BY creation_time, visitseq_uuid)``, read in that order
   from ``simulations_creation_day_obs_idx``). For ``sim_creation_day_obs = D`` the join derives
@@ -64,21 +65,61 @@ SELECT DISTINCT {_day_obs("s")} FROM simulations AS s WHERE s.creation_time IS N
 
 # Statement triggers with transition tables: one INSERT per statement however many rows it wrote
 # (bulk loads included). SECURITY DEFINER, so that writers need no privilege on the new table; the
-# search path is pinned to this schema (then pg_temp) below. New days are inserted in order, so
-# two statements creating the same new days wait for each other in the same order (never a
-# deadlock between them); an existing day costs one index probe and no lock.
+# search path is pinned to this schema (then pg_temp) below.
+#
+# A writer must never wait for, or fail because of, another writer's day: inserting simulations
+# never conflicted before this table, and the numbering does not need the day row (a missing day
+# falls back to the count). So a day another transaction is inserting and has not committed (the
+# unique check would wait for its end: two writers of new days in opposite orders deadlocked), or
+# committed after this transaction's snapshot (REPEATABLE READ / SERIALIZABLE: "could not
+# serialize access"), is skipped: the other transaction records it when it commits. The lock
+# timeout bounds that wait; the block is retried day by day so that the other new days of the
+# statement are still recorded. No read of ``simulation_days`` precedes the insert (ON CONFLICT
+# checks without a snapshot read): under SERIALIZABLE that read's predicate locks made two
+# writers of different new days fail at commit.
 RECORD_DAYS_FUNCTION = f"""
 CREATE FUNCTION simulation_days_record() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET lock_timeout = '10ms' AS $$
+DECLARE
+    days DATE[];
+    day DATE;
 BEGIN
-    INSERT INTO simulation_days (sim_creation_day_obs)
-    SELECT n.day FROM (
+    SELECT ARRAY_AGG(n.day ORDER BY n.day) INTO days FROM (
         SELECT DISTINCT {_day_obs("r")} AS day FROM new_rows AS r WHERE r.creation_time IS NOT NULL
-    ) AS n
-    WHERE NOT EXISTS (SELECT 1 FROM simulation_days AS d WHERE d.sim_creation_day_obs = n.day)
-    ORDER BY n.day
-    ON CONFLICT DO NOTHING;
+    ) AS n;
+    IF days IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        INSERT INTO simulation_days (sim_creation_day_obs) SELECT UNNEST(days) ON CONFLICT DO NOTHING;
+    EXCEPTION WHEN lock_not_available OR serialization_failure OR deadlock_detected THEN
+        FOREACH day IN ARRAY days LOOP
+            BEGIN
+                INSERT INTO simulation_days (sim_creation_day_obs) VALUES (day) ON CONFLICT DO NOTHING;
+            EXCEPTION WHEN lock_not_available OR serialization_failure OR deadlock_detected THEN
+                NULL;  -- being recorded by another transaction, or recorded since our snapshot
+            END;
+        END LOOP;
+    END;
     RETURN NULL;
+END
+$$
+"""
+
+# The view reads ``simulation_days`` with its owner's rights (readers need none on it). Adopting a
+# schema, the migrating role may only be a member of the role owning the view (or a superuser):
+# the view keeps its owner, who must be able to read the new table.
+GRANT_VIEW_OWNER = """
+DO $$
+DECLARE
+    owner NAME := (
+        SELECT pg_get_userbyid(c.relowner) FROM pg_class AS c
+        WHERE c.oid = to_regclass(format('%I.simulations_extra', current_schema()))
+    );
+BEGIN
+    IF owner IS NOT NULL AND owner <> current_user THEN
+        EXECUTE format('GRANT SELECT ON %I.simulation_days TO %I', current_schema(), owner);
+    END IF;
 END
 $$
 """
@@ -157,6 +198,7 @@ def upgrade() -> None:
     op.execute(SIMULATION_DAYS)
     op.execute(FILL_SIMULATION_DAYS)
     op.execute("ANALYZE simulation_days")  # the planner's row estimates for the join below
+    op.execute(GRANT_VIEW_OWNER)
     op.execute(RECORD_DAYS_FUNCTION)
     op.execute(PIN_SEARCH_PATH)
     for trigger in TRIGGERS:
