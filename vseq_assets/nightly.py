@@ -201,6 +201,17 @@ class NightResult:
     error: str | None = None
 
 
+def execute_partition(job: Any, night: dt.date, instance: Any) -> Any:
+    """Run ``job`` for the partition of ``night`` in this process, as its schedule would run it."""
+    return job.execute_in_process(
+        partition_key=night.isoformat(),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"vseq/launched_by": "vseq-nightly"},
+    )
+
+
 def materialize_night(telescope: str, night: dt.date, instance: Any) -> NightResult:
     """Run the telescope's completed-night job (as its schedule would) for one partition."""
     from dagster import AssetKey
@@ -209,13 +220,7 @@ def materialize_night(telescope: str, night: dt.date, instance: Any) -> NightRes
 
     # Built now, not at import: the resources follow the environment this command has set up.
     job = build_definitions().resolve_job_def(f"{telescope}_completed_night")
-    result = job.execute_in_process(
-        partition_key=night.isoformat(),
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"vseq/launched_by": "vseq-nightly"},
-    )
+    result = execute_partition(job, night, instance)
     metadata: dict[str, Any] = {}
     key = AssetKey([telescope, "completed_visits"])
     for event in result.get_asset_materialization_events():
@@ -301,16 +306,9 @@ def materialize_prenight(
     defs = Definitions.merge(
         prenight_definitions(telescope), Definitions(resources={**build_resources(), "prenight": prenight})
     )
-    job = defs.resolve_job_def(f"{telescope}_prenight")
     # sim_runner prints its progress on stdout, which is for the results here.
     with contextlib.redirect_stdout(sys.stderr):
-        result = job.execute_in_process(
-            partition_key=night.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            tags={"vseq/launched_by": "vseq-nightly"},
-        )
+        result = execute_partition(defs.resolve_job_def(f"{telescope}_prenight"), night, instance)
     metadata: dict[str, Any] = {}
     published: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():

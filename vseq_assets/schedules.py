@@ -65,14 +65,21 @@ def completed_job(telescope: str) -> UnresolvedAssetJobDefinition:
 
 
 def completed_schedule(job: UnresolvedAssetJobDefinition):
-    hour, minute = schedule_time()
+    return _daily_schedule(
+        job, schedule_time(), "Archives the night that has just ended (dayobs D after D+1 12:00 UTC)."
+    )
+
+
+def _daily_schedule(job: UnresolvedAssetJobDefinition, time: tuple[int, int], description: str):
+    """The job's newest partition, daily at ``time`` (hour, minute) in dayobs time."""
+    hour, minute = time
     return build_schedule_from_partitioned_job(
         job,
         name=f"{job.name}_schedule",
         hour_of_day=hour,
         minute_of_hour=minute,
         default_status=default_schedule_status(),
-        description="Archives the night that has just ended (dayobs D after D+1 12:00 UTC).",
+        description=description,
     )
 
 
@@ -120,12 +127,8 @@ def prenight_job(telescope: str) -> UnresolvedAssetJobDefinition:
 
 def prenight_schedule(job: UnresolvedAssetJobDefinition):
     """Daily at 06:00 dayobs time for that day's dayobs (the newest ``end_offset=1`` partition)."""
-    hour, minute = prenight_schedule_time()
-    return build_schedule_from_partitioned_job(
+    return _daily_schedule(
         job,
-        name=f"{job.name}_schedule",
-        hour_of_day=hour,
-        minute_of_hour=minute,
-        default_status=default_schedule_status(),
-        description="Simulates the night of the current dayobs (D) from the completed visits through D-1.",
+        prenight_schedule_time(),
+        "Simulates the night of the current dayobs (D) from the completed visits through D-1.",
     )
