@@ -466,7 +466,7 @@ def simulations_read_back_check(telescope: str) -> AssetChecksDefinition:
     ) -> AssetCheckResult:
         from vseq_resources.errors import InvalidInputError
         from vseq_resources.simulation.variants import variant_by_name
-        from vseq_resources.visits import read_visits_h5, visits_content_hash
+        from vseq_resources.visits import visits_content_hash
 
         vsa = archive.get_archive()
         sequences, recorded = _checked_sequences(context, vsa, key, telescope)
@@ -478,9 +478,7 @@ def simulations_read_back_check(telescope: str) -> AssetChecksDefinition:
         for variant, seq_uuid in sequences.items():
             meta = vsa.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
             try:
-                with tempfile.TemporaryDirectory(prefix="vseq-check-") as tmp:
-                    local = vsa.get_file(seq_uuid, "visits", Path(tmp) / "visits.h5")  # checks the SHA-256
-                    visits = read_visits_h5(local)
+                visits = vsa.get_visits(seq_uuid)  # checks the file's SHA-256 first
             except Exception as err:  # noqa: BLE001 - any failure to read back is what this check reports
                 problems.append(f"{variant} ({seq_uuid}): cannot be read back: {err}")
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
@@ -9,6 +10,7 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materiali
 from vseq_assets.checks import completed_checks
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
+from vseq_resources.dagster_resources import ArchiveResource
 
 
 def materialize_night(
@@ -41,3 +43,15 @@ def materialized(result: ExecuteInProcessResult, telescope: str, name: str) -> d
 def check_results(result: ExecuteInProcessResult) -> dict[str, Any]:
     """Check name -> evaluation of every asset check of a run."""
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def index_resource(archive_resource: ArchiveResource, tmp_path: Path) -> ArchiveResource:
+    """The test archive, with its index snapshots in a directory of their own."""
+    return ArchiveResource(
+        database_url=archive_resource.database_url,
+        db_schema=archive_resource.db_schema,
+        archive_uri=archive_resource.archive_uri,
+        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
+        state_dir=archive_resource.state_dir,
+        migrate=True,
+    )

@@ -18,23 +18,12 @@ from vseq_assets.briefing import prenight_briefing_asset
 from vseq_assets.prenight_index import prenight_index_asset
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.readers import ArchiveReader, load_partition
-from vseq_tests.assets.helpers import materialized
+from vseq_tests.assets.helpers import index_resource, materialized
 from vseq_tests.resources.readers_support import record_sim
 
 NIGHT = "2026-04-11"
 NIGHTS = ("2026-04-11", "2026-04-12", "2026-04-13")
 FIGURES = ("sky", "night", "variants")
-
-
-def resource_for(archive_resource: ArchiveResource, tmp_path: Path) -> ArchiveResource:
-    return ArchiveResource(
-        database_url=archive_resource.database_url,
-        db_schema=archive_resource.db_schema,
-        archive_uri=archive_resource.archive_uri,
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
-        state_dir=archive_resource.state_dir,
-        migrate=True,
-    )
 
 
 def assert_real_image(png: bytes) -> None:
@@ -47,7 +36,7 @@ def assert_real_image(png: bytes) -> None:
 
 
 def test_briefing_of_a_simulated_night(archive_resource: ArchiveResource, tmp_path: Path) -> None:
-    resource = resource_for(archive_resource, tmp_path)
+    resource = index_resource(archive_resource, tmp_path)
     vsa = resource.open()
     try:
         nominal = record_sim(vsa, "Nominal start and overhead, ideal conditions", NIGHTS, per_night=300)
@@ -115,7 +104,7 @@ def test_briefing_of_a_simulated_night(archive_resource: ArchiveResource, tmp_pa
 def test_briefing_without_simulations_fails_clearly(
     archive_resource: ArchiveResource, tmp_path: Path
 ) -> None:
-    resource = resource_for(archive_resource, tmp_path)
+    resource = index_resource(archive_resource, tmp_path)
     result = materialize(
         [prenight_briefing_asset("simonyi")],
         partition_key="2026-05-01",

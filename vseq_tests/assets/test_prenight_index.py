@@ -21,23 +21,11 @@ from vseq_assets.prenight_index import (
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.prenight_index import prenight_index_path
 from vseq_resources.readers import ArchiveReader
-from vseq_tests.assets.helpers import check_results, materialized
+from vseq_tests.assets.helpers import check_results, index_resource, materialized
 from vseq_tests.resources.readers_support import record_sim
 
 NIGHT = "2026-04-11"
 NIGHTS = ("2026-04-11", "2026-04-12", "2026-04-13")
-
-
-def index_resource(archive_resource: ArchiveResource, tmp_path: Path) -> ArchiveResource:
-    """The test archive, with its snapshots in a directory of their own."""
-    return ArchiveResource(
-        database_url=archive_resource.database_url,
-        db_schema=archive_resource.db_schema,
-        archive_uri=archive_resource.archive_uri,
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
-        state_dir=archive_resource.state_dir,
-        migrate=True,
-    )
 
 
 def run(resource: ArchiveResource, night: str = NIGHT):  # noqa: ANN201
