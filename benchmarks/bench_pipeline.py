@@ -121,8 +121,9 @@ def child(out: Path, argv: list[str]) -> None:
 
     import vseq_assets.definitions as definitions
     import vseq_assets.nightly as nightly
-    import vseq_assets.prenight as prenight
     import vseq_resources.briefing as briefing
+    import vseq_resources.consdb.demo as demo
+    import vseq_resources.prenight as prenight
     import vseq_resources.prenight_index as prenight_index
     import vseq_resources.simulation.runner as runner
     from vseq_resources.archive import VisitSequenceArchive
@@ -133,9 +134,10 @@ def child(out: Path, argv: list[str]) -> None:
         "materialize_night": lambda a: f"completed {a[0]}",
         "materialize_prenight": lambda a: f"prenight {a[0]}",
     }
-    for name in ("dagster_storage_url", "prepare_dagster_home", "limit_simulation_pool", "simulate_night"):
+    for name in ("dagster_storage_url", "prepare_dagster_home", "limit_simulation_pool"):
         timers.wrap(nightly, name)
-    timers.wrap(nightly, "fill_local_consdb", phase=lambda a: "consdb fill")
+    timers.wrap(demo, "simulate_night")
+    timers.wrap(demo, "fill_local_consdb", phase=lambda a: "consdb fill")
     for name, phase in by_telescope.items():
         timers.wrap(nightly, name, phase=phase)
     timers.wrap(VisitSequenceArchive, "open", "archive open")

@@ -22,10 +22,10 @@ from dagster import (
     asset_check,
 )
 
+from vseq_resources.completed_night import COMPLETED_TABLE
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.dayobs import parse_dayobs
 
-from .completed import COMPLETED_TABLE
 from .keys import COMPLETED_METADATA, COMPLETED_VISITS, asset_key
 from .partitions import completed_partitions
 from .recorded import materialized_metadata

@@ -1,14 +1,19 @@
-"""``vseq-nightly [DAYOBS]``: archive one night's completed visits through Dagster, from scratch.
+"""``vseq-nightly [DAYOBS]``: run the nightly pipeline for one dayobs through Dagster, from scratch.
 
-On a machine with nothing configured this:
+This module is the Dagster launcher only; what it runs lives in the library. On a machine with
+nothing configured it:
 
-1. starts the embedded PostgreSQL server (metadata archive, Dagster's run storage, local ConsDB);
-2. prepares the local ConsDB (official schemas) with the nights up to DAYOBS, simulated with
-   rubin_scheduler's offline default survey when they are not there yet;
+1. starts the embedded PostgreSQL server (metadata archive, Dagster's storage, local ConsDB);
+2. fills the local demo ConsDB with the nights up to DAYOBS that it lacks, simulated with
+   rubin_scheduler's offline default survey (:mod:`vseq_resources.consdb.demo`);
 3. sets up a Dagster instance under the state directory from the project's ``dagster.yaml``;
-4. materializes ``<telescope>/consdb_visits`` -> ``completed_visits`` + ``completed_metadata``
-   (and their checks) for DAYOBS with the same jobs the schedules run;
-5. prints what was archived and how to open the Dagster UI on it.
+4. for each telescope, runs the completed-night job of DAYOBS (``consdb_visits`` ->
+   ``completed_visits`` + ``completed_metadata``, with their checks), as its schedule would;
+5. unless ``--no-prenight``, runs the pre-night job of DAYOBS+1 (``prenight_sims`` ->
+   ``prenight_metadata`` -> ``prenight_index`` -> ``prenight_briefing``, with their checks),
+   pre-loaded with the completed visits just archived;
+6. prints what each run archived (:mod:`vseq_resources.nightly_summary`) and the command that
+   opens the Dagster UI on the same instance; exits 1 if any run failed.
 
 Whatever is configured is used instead: ``VSEQ_DATABASE_URL``/``VSARCHIVE_PG*`` (archive),
 ``VSEQ_ARCHIVE_URI`` (store), ``VSEQ_CONSDB_URL``/``VSEQ_CONSDB_REST_URL`` (a real ConsDB: nothing
@@ -26,21 +31,18 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
 from vseq_resources.config import TELESCOPES, ArchiveSettings
-from vseq_resources.dayobs import dayobs_int, parse_dayobs, today_dayobs
+from vseq_resources.consdb.demo import AUXTEL_HOURS
+from vseq_resources.dayobs import parse_dayobs, today_dayobs
+from vseq_resources.nightly_summary import NightResult, PrenightResult, completed_summary, prenight_summary
 
 DAGSTER_PG_URL_ENV = "VSEQ_DAGSTER_PG_URL"
 DAGSTER_DATABASE = "dagster"
-CONSDB_DATABASE = "consdb"
-DEFAULT_SCHEDULER = "vseq_resources.simulation.default_config:get_scheduler"
-AUXTEL_HOURS = 3.0
-"""AuxTel observes part of a night: its simulated nights are cut to this many hours."""
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -90,8 +92,7 @@ def dagster_storage_url(settings: ArchiveSettings) -> str:
     configured = os.environ.get(DAGSTER_PG_URL_ENV)
     if configured:
         return configured
-    from vseq_resources.dagster_resources import ensure_database
-    from vseq_resources.embedded import embedded_database_url
+    from vseq_resources.embedded import embedded_database_url, ensure_database
 
     return ensure_database(embedded_database_url(settings.state_dir), DAGSTER_DATABASE)
 
@@ -120,85 +121,7 @@ def consdb_is_configured() -> bool:
     return bool(os.environ.get(CONSDB_URL_ENV) or os.environ.get(CONSDB_REST_URL_ENV))
 
 
-def nights_present(engine: Any, instrument: str, nights: Sequence[dt.date]) -> dict[dt.date, int]:
-    """Visits per night already in the local ConsDB (none before its schema exists)."""
-    import sqlalchemy as sa
-
-    # Not create_consdb_schema here: building the official schema's tables with felis costs
-    # about 0.7 s a run, and ``fill_nights`` creates them (all at once) before the first rows.
-    if not sa.inspect(engine).has_table("visit1", schema=f"cdb_{instrument}"):
-        return dict.fromkeys(nights, 0)
-    query = sa.text(
-        f"SELECT day_obs, count(*) FROM cdb_{instrument}.visit1 WHERE day_obs = ANY(:nights) GROUP BY day_obs"
-    )
-    with engine.connect() as conn:
-        counts = dict(conn.execute(query, {"nights": [dayobs_int(n) for n in nights]}).all())
-    return {night: int(counts.get(dayobs_int(night), 0)) for night in nights}
-
-
-def fill_local_consdb(
-    state_dir: Path, telescopes: Sequence[str], nights: Sequence[dt.date], progress: Progress
-) -> dict[str, dict[dt.date, int]]:
-    """Simulate and record, in the local ConsDB, every (telescope, night) that has no visits yet."""
-    import sqlalchemy as sa
-
-    from vseq_resources.consdb.instruments import instrument_for
-    from vseq_resources.consdb.local import fill_nights
-    from vseq_resources.dagster_resources import local_consdb_url
-
-    engine = sa.create_engine(local_consdb_url(state_dir, CONSDB_DATABASE))
-    filled: dict[str, dict[dt.date, int]] = {}
-    try:
-        for telescope in telescopes:
-            instrument = instrument_for(telescope)
-            present = nights_present(engine, instrument, nights)
-            for night in nights:
-                if present[night]:
-                    progress.note(f"{telescope} {night}: {present[night]} visits already in the local ConsDB")
-                    continue
-                progress.note(f"{telescope} {night}: simulating the night with rubin_scheduler ...")
-                start = time.monotonic()
-                visits = simulate_night(telescope, night, state_dir)
-                counts = fill_nights(engine, instrument, visits)
-                present[night] = counts.get(dayobs_int(night), 0)
-                progress.note(
-                    f"{telescope} {night}: {present[night]} visits recorded as ConsDB rows "
-                    f"({time.monotonic() - start:.0f} s)"
-                )
-            filled[telescope] = present
-    finally:
-        engine.dispose()
-    return filled
-
-
-def simulate_night(telescope: str, night: dt.date, state_dir: Path) -> Any:
-    """One night of the offline default survey (AuxTel: the first hours of it)."""
-    from vseq_resources.simulation import run_simulation
-
-    # sim_runner prints its progress on stdout, which is for the results here.
-    with contextlib.redirect_stdout(sys.stderr):
-        result = run_simulation(
-            DEFAULT_SCHEDULER,
-            day_obs=night,
-            nights=1,
-            telescope=telescope,
-            site_data_dir=state_dir / "site_data",
-            duration_hours=AUXTEL_HOURS if telescope == "auxtel" else None,
-        )
-    return result.observations
-
-
 # -- materializing ----------------------------------------------------------------------------
-
-
-@dataclass
-class NightResult:
-    telescope: str
-    success: bool
-    run_id: str
-    metadata: dict[str, Any]
-    checks: dict[str, bool]
-    error: str | None = None
 
 
 def execute_partition(job: Any, night: dt.date, instance: Any) -> Any:
@@ -250,21 +173,8 @@ def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
 
 
 PRENIGHT_VARIANTS = ("nominal",)
-"""Variants vseq-nightly simulates (one full night each, ~30-60 s; the schedules run the full
+"""Variants vseq-nightly simulates by default (one full night each; the schedules run the full
 production set). More with `--prenight-variant delay_60 --prenight-variant nominal`."""
-
-
-@dataclass
-class PrenightResult:
-    telescope: str
-    night: dt.date
-    success: bool
-    run_id: str
-    metadata: dict[str, Any]
-    checks: dict[str, bool]
-    error: str | None = None
-    published: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Metadata of the other assets of the run (``prenight_index``, ``prenight_briefing``)."""
 
 
 def limit_simulation_pool(instance: Any, limit: int = 1) -> None:
@@ -325,36 +235,6 @@ def materialize_prenight(
     return PrenightResult(telescope, night, result.success, result.run_id, metadata, checks, error, published)
 
 
-def print_prenight(result: PrenightResult) -> None:
-    md = result.metadata
-    status = "OK" if result.success else "FAILED"
-    click.echo(f"{result.telescope} pre-night {result.night}: {status} (Dagster run {result.run_id})")
-    for variant, seq_uuid in (md.get("sequences") or {}).items():
-        count = (md.get("visit_counts") or {}).get(variant)
-        bands = (md.get("bands") or {}).get(variant) or {}
-        band_text = ", ".join(f"{b}: {n}" for b, n in bands.items()) or "none"
-        click.echo(f"  {variant:<10} {seq_uuid}  {count} visits ({band_text})")
-        url = (md.get("urls") or {}).get(variant)
-        if url:
-            click.echo(f"  {'':<10} {url}")
-    if md:
-        preloaded, kind = md.get("preloaded_visits"), md.get("site_data_kind")
-        click.echo(f"  pre-loaded {preloaded} completed visits; site data {kind}")
-    index = result.published.get("prenight_index") or {}
-    if index:
-        count, nights = index.get("simulation_count"), index.get("nights_written")
-        click.echo(f"  index     {count} simulation(s); nights {nights}")
-        click.echo(f"  {'':<10}{index.get('url')}")
-    briefing = result.published.get("prenight_briefing") or {}
-    for key, value in briefing.items():
-        if key.endswith("_url"):
-            click.echo(f"  briefing  {value}")
-    for name, passed in sorted(result.checks.items()):
-        click.echo(f"  check     {name}: {'passed' if passed else 'FAILED'}")
-    if result.error:
-        click.echo(f"  error     {result.error}")
-
-
 # -- command ----------------------------------------------------------------------------------
 
 
@@ -411,7 +291,8 @@ def main(
     prenight_nights: int,
     prenight_hours: float | None,
 ) -> None:
-    """Archive the completed visits of DAYOBS (default: the night that just ended) via Dagster.
+    """Archive the completed visits of DAYOBS (default: the night that just ended) via Dagster,
+    then simulate the following night from them (unless --no-prenight).
 
     DAYOBS is YYYY-MM-DD or YYYYMMDD (the date in UTC-12).
     """
@@ -475,7 +356,9 @@ def run(
             progress.note("using the configured ConsDB; nothing is simulated")
         else:
             wanted = [night - dt.timedelta(days=i) for i in range(n_nights - 1, -1, -1)]
-            fill_local_consdb(state_dir, telescopes, wanted, progress)
+            from vseq_resources.consdb import demo
+
+            demo.fill_local_consdb(state_dir, telescopes, wanted, progress.note)
 
     with progress.step("Dagster instance"):
         dagster_home = prepare_dagster_home(state_dir)
@@ -519,20 +402,10 @@ def run(
 
     click.echo("")
     for result in results:
-        md = result.metadata
-        status = "OK" if result.success else "FAILED"
-        click.echo(f"{result.telescope} {night}: {status} (Dagster run {result.run_id})")
-        if md:
-            click.echo(f"  sequence  {md.get('uuid')}  ({md.get('status')})")
-            click.echo(f"  visits    {md.get('visit_count')}  bands {md.get('bands')}")
-            click.echo(f"  url       {md.get('url')}")
-        for name, passed in sorted(result.checks.items()):
-            click.echo(f"  check     {name}: {'passed' if passed else 'FAILED'}")
-        if result.error:
-            click.echo(f"  error     {result.error}")
+        click.echo("\n".join(completed_summary(result, night)))
     for prenight_result in prenight_results:
         click.echo("")
-        print_prenight(prenight_result)
+        click.echo("\n".join(prenight_summary(prenight_result)))
     click.echo("")
     click.echo("Browse the runs, assets and partitions in the Dagster UI (then open http://127.0.0.1:3000):")
     click.echo(f"  {ui_command(Path(os.environ['DAGSTER_HOME']), storage_url, state_dir)}")

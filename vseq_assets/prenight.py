@@ -1,56 +1,25 @@
 """Pre-night simulations of a night: ``<telescope>/prenight_sims`` and ``<telescope>/prenight_metadata``.
 
 For dayobs D (a :data:`~vseq_assets.partitions.prenight_partitions` key, which exists from the
-start of D, i.e. during the afternoon before the night):
-
-1. the completed visits through D-1 are gathered from the archive: for each night of the
-   look-back window (every archived night by default, or the last ``lookback_nights``), the
-   newest ``completed`` sequence with stored visits covering it
-   (:meth:`~vseq_resources.archive.VisitSequenceArchive.latest_completed_by_night`), concatenated
-   (:mod:`vseq_resources.completed_history`: what was read is kept in a local cache under the
-   state directory, so each day reads only the new night from the archive). The newest of them
-   is the simulations' ``parent_visitseq_uuid``, its night ``parent_last_day_obs``; every
-   sequence used is listed in ``sim_runner_kwargs["preloaded"]``;
-2. the scheduler configuration (resource ``prenight``: a file, URL or ``module:function``) is
-   built and the completed visits pre-loaded into it ONCE; each variant (nominal, delayed start,
-   degraded seeing, ...) then simulates ``nights`` nights from D on a deep copy of that
-   pre-loaded scheduler (:func:`vseq_resources.simulation.run_simulations`);
-3. each run is archived at once as a ``simulations`` sequence: ``visits.h5`` with every table of
-   the opsim output, ``rewards.h5`` (when recorded), ``scheduler_config.py`` (the configuration
-   text), the package environment (``conda_env_sha256``), ``scheduler_version``, ``config_url``,
-   JSON-safe ``sim_runner_kwargs`` (including the site data used), the production-style label,
-   the variant's tags (plus ``approximate_sky`` when vseq's offline sky stood in for the real
-   sky maps, so such a run is never mistaken for a production one) and nightly statistics;
-4. a ``mixedvisitseq`` row joins the completed visits and the nominal simulation (early parent:
-   the newest completed sequence; late parent: the nominal simulation). It is recorded
-   metadata-only (``visitseq_url`` NULL, as the schema allows): the joined table is exactly the
-   concatenation of the two parents' stored visits, cut at ``last_early_day_obs`` /
-   ``first_late_day_obs``; storing it again would duplicate up to a year of completed visits per
-   telescope every day. Its ``visitseq_sha256`` is the content hash of that concatenation, so a
-   reader who rebuilds it can check it.
+start of D, i.e. during the afternoon before the night), one multi-asset step calls
+:func:`vseq_resources.prenight.run_prenight`: the completed visits through D-1 are gathered from
+the archive and pre-loaded once, each variant is simulated and archived as a ``simulations``
+sequence, and a metadata-only ``mixedvisitseq`` joins the completed visits and the nominal run
+(see that module for what is recorded). The step reports what was archived as materialization
+metadata; two checks read the simulations back.
 
 Simulations are runs, not facts: re-materializing a partition adds new sequences (readers pick
-the newest). Everything is written through ``record_sequence``, so each simulation is atomic.
-The step runs in the Dagster pool :data:`SIMULATION_POOL`, whose limit (1 by default, set by
-``vseq-nightly``; ``dagster instance concurrency set rubin_scheduler 1``) keeps a backfill from
-running more simulations at once than the machine can hold.
+the newest). The step runs in the Dagster pool :data:`SIMULATION_POOL`, whose limit (1 by default,
+set by ``vseq-nightly``; ``dagster instance concurrency set rubin_scheduler 1``) keeps a backfill
+from running more simulations at once than the machine can hold.
 """
 
 # No ``from __future__ import annotations`` here: Dagster inspects the context and resource
 # annotations of asset and check functions when they are defined.
 
-import datetime as dt
-import json
-import logging
-import tempfile
-import time
 import uuid as uuidlib
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -67,240 +36,28 @@ from dagster import (
     multi_asset,
 )
 
-from vseq_resources.completed_history import PreloadedVisits, gather_completed_visits
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import dayobs_mjd_start, parse_dayobs
+from vseq_resources.prenight import (
+    APPROXIMATE_SKY_TAG,
+    COMPLETED_CACHE_DIR,
+    SIMULATIONS_TABLE,
+    PrenightRun,
+    run_prenight,
+    simulation_tags,
+)
 
-from .completed import COMPLETED_STATS_COLUMNS
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
 from .partitions import prenight_partitions, previous_night
 from .recorded import materialized_metadata
 from .reporting import band_counts, preview_table
 
 if TYPE_CHECKING:
-    from vseq_resources.archive import ArchivedSequence, VisitSequenceArchive
-    from vseq_resources.simulation import SimulationResult
+    from vseq_resources.archive import VisitSequenceArchive
 
-log = logging.getLogger(__name__)
-
-SIMULATIONS_TABLE = "simulations"
-MIXED_TABLE = "mixedvisitseq"
 SIMULATION_POOL = "rubin_scheduler"
 """Dagster pool of the steps that run rubin_scheduler simulations (limit 1 on a small machine)."""
-APPROXIMATE_SKY_TAG = "approximate_sky"
-MIXED_TAGS = ("prenight", "mixed")
-SCHEDULER_CONFIG_FILE = "scheduler_config.py"
-SCHEDULER_CONFIG_TYPE = "scheduler_config"
-REWARDS_FILE = "rewards.h5"
 COMMENT_AUTHOR = "vseq-dagster"
-COMPLETED_CACHE_DIR = "completed_cache"
-"""Under the state directory: the completed visits already read (:mod:`vseq_resources.completed_history`)."""
-
-
-# -- running and archiving ---------------------------------------------------------------------
-
-
-@dataclass
-class ArchivedSimulation:
-    variant: str
-    result: "SimulationResult"
-    sequence: "ArchivedSequence"
-
-
-@dataclass
-class PrenightRun:
-    """Everything one materialization of a partition recorded."""
-
-    telescope: str
-    day_obs: dt.date
-    preloaded: PreloadedVisits
-    simulations: list[ArchivedSimulation]
-    mixed: "ArchivedSequence | None"
-    conda_env_sha256: bytes
-    seconds: dict[str, float]
-
-    @property
-    def nominal(self) -> ArchivedSimulation | None:
-        for sim in self.simulations:
-            if "nominal" in sim.result.tags:
-                return sim
-        return None
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def simulation_tags(result: "SimulationResult") -> list[str]:
-    tags = list(result.tags)
-    if result.site_data.get("kind") != "rubin_sim_data":
-        tags.append(APPROXIMATE_SKY_TAG)
-    return tags
-
-
-def archive_simulation(
-    archive: "VisitSequenceArchive",
-    result: "SimulationResult",
-    preloaded: PreloadedVisits,
-    *,
-    conda_env_sha256: bytes,
-    lookback_nights: int | None,
-    duration_hours: float | None,
-    comment: str | None = None,
-) -> "ArchivedSequence":
-    """Record one finished simulation as a ``simulations`` sequence with its files."""
-    from vseq_resources.visits import compute_nightly_stats
-
-    visits = result.observations
-    nights = [
-        result.first_day_obs + dt.timedelta(days=i)
-        for i in range((result.last_day_obs - result.first_day_obs).days + 1)
-    ]
-    stats = compute_nightly_stats(visits, columns=COMPLETED_STATS_COLUMNS) if len(visits) else False
-    kwargs = dict(result.sim_runner_kwargs)
-    kwargs["variant"] = result.variant.name
-    kwargs["duration_hours"] = duration_hours
-    kwargs["nights"] = len(nights)
-    kwargs["preloaded"] = preloaded.describe(lookback_nights)
-    with tempfile.TemporaryDirectory(prefix="vseq-prenight-") as tmp:
-        files: dict[str, Any] = {
-            SCHEDULER_CONFIG_FILE: (SCHEDULER_CONFIG_TYPE, result.scheduler_config.encode()),
-        }
-        if result.rewards is not None:
-            rewards_path = Path(tmp) / REWARDS_FILE
-            for key, frame in result.rewards.items():
-                frame.to_hdf(rewards_path, key=key, complevel=5, complib="zlib")
-            files[REWARDS_FILE] = ("rewards", rewards_path)
-        return archive.record_sequence(
-            SIMULATIONS_TABLE,
-            visits,
-            label=result.label,
-            telescope=result.telescope,
-            first_day_obs=result.first_day_obs,
-            last_day_obs=result.last_day_obs,
-            extra_tables={name: t for name, t in result.tables.items() if name != "observations"},
-            files=files,
-            tags=simulation_tags(result),
-            comments=[(COMMENT_AUTHOR, comment)] if comment else (),
-            nightly_stats=stats,
-            scheduler_version=result.scheduler_version,
-            config_url=result.config_url,
-            conda_env_sha256=conda_env_sha256,
-            parent_visitseq_uuid=preloaded.parent_uuid,
-            parent_last_day_obs=preloaded.last_day_obs,
-            sim_runner_kwargs=_json_safe(kwargs),
-        )
-
-
-def record_mixed(
-    archive: "VisitSequenceArchive",
-    preloaded: PreloadedVisits,
-    nominal: ArchivedSimulation,
-    comment: str | None = None,
-) -> "ArchivedSequence | None":
-    """The metadata-only ``mixedvisitseq`` of the completed visits followed by the nominal run."""
-    if preloaded.parent_uuid is None:
-        return None
-    frames = [f for f in (preloaded.visits, nominal.result.observations) if f is not None and len(f)]
-    joined = pd.concat(frames, ignore_index=True, sort=False) if frames else None
-    result = nominal.result
-    through = preloaded.last_day_obs.isoformat()
-    label = f"Completed {result.telescope} visits through {through}, then: {result.label}"
-    return archive.record_sequence(
-        MIXED_TABLE,
-        joined,
-        label=label,
-        telescope=result.telescope,
-        first_day_obs=preloaded.first_day_obs,
-        last_day_obs=result.last_day_obs,
-        tags=list(MIXED_TAGS),
-        comments=[(COMMENT_AUTHOR, comment)] if comment else (),
-        nightly_stats=False,
-        store_visits=False,
-        visitseq_url=None,
-        last_early_day_obs=preloaded.last_day_obs,
-        first_late_day_obs=result.first_day_obs,
-        early_parent_uuid=preloaded.parent_uuid,
-        late_parent_uuid=nominal.sequence.uuid,
-    )
-
-
-def run_prenight(
-    archive: "VisitSequenceArchive",
-    telescope: str,
-    day_obs: str | int | dt.date,
-    settings: PrenightSimulationResource,
-    *,
-    site_data_dir: Path,
-    completed_cache_dir: Path | None = None,
-    comment: str | None = None,
-    progress: Callable[[str], None] = log.info,
-) -> PrenightRun:
-    """Pre-load, simulate every variant and archive each run (the body of the asset).
-
-    ``completed_cache_dir`` keeps the completed visits read for the next day's run
-    (:mod:`vseq_resources.completed_history`)."""
-    from vseq_resources.simulation import run_simulations
-
-    night = parse_dayobs(day_obs)
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    preloaded = gather_completed_visits(
-        archive, telescope, night, settings.lookback_nights, cache_dir=completed_cache_dir
-    )
-    seconds["gather_completed"] = time.perf_counter() - started
-    if preloaded.parent_uuid is None:
-        progress(f"{telescope} {night}: no completed visits archived before {night}; simulating from scratch")
-    else:
-        progress(
-            f"{telescope} {night}: pre-loading {preloaded.count} completed visits of "
-            f"{len(preloaded.sequences)} nights {preloaded.first_day_obs}..{preloaded.last_day_obs} "
-            f"(parent {preloaded.parent_uuid}; {preloaded.units_read} sequences read from the archive, "
-            f"{preloaded.units_cached} from the local cache)"
-        )
-        if preloaded.last_day_obs != night - dt.timedelta(days=1):
-            progress(f"warning: the completed visits of {night - dt.timedelta(days=1)} are not archived")
-    conda_env_sha256 = archive.record_package_environment()
-    variants = settings.variant_list()
-    archived: list[ArchivedSimulation] = []
-
-    def keep(result: "SimulationResult") -> None:
-        sequence = archive_simulation(
-            archive,
-            result,
-            preloaded,
-            conda_env_sha256=conda_env_sha256,
-            lookback_nights=settings.lookback_nights,
-            duration_hours=settings.duration_hours,
-            comment=comment,
-        )
-        archived.append(ArchivedSimulation(result.variant.name, result, sequence))
-        progress(
-            f"{telescope} {night} {result.variant.name}: {sequence.n_visits} visits in "
-            f"{result.timings.get('simulation_seconds', 0):.0f} s, archived as {sequence.uuid}"
-        )
-
-    started = time.perf_counter()
-    results = run_simulations(
-        settings.scheduler,
-        day_obs=night,
-        nights=settings.nights,
-        telescope=telescope,
-        variants=variants,
-        preloaded_visits=preloaded.visits,
-        site_data_dir=site_data_dir,
-        record_rewards=settings.record_rewards,
-        duration_hours=settings.duration_hours,
-        on_result=keep,
-    )
-    seconds["simulate_and_archive"] = time.perf_counter() - started
-    if results:
-        seconds["preload"] = results[0].timings.get("preload_seconds", 0.0)
-    mixed = None
-    nominal = next((sim for sim in archived if "nominal" in sim.result.tags), None)
-    if settings.record_mixed and nominal is not None:
-        mixed = record_mixed(archive, preloaded, nominal, comment=comment)
-    return PrenightRun(telescope, night, preloaded, archived, mixed, conda_env_sha256, seconds)
 
 
 # -- the assets --------------------------------------------------------------------------------
@@ -412,14 +169,16 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
     ):
         night = parse_dayobs(context.partition_key)
         settings = archive.settings()
+        plan = prenight.settings()
         run = run_prenight(
             archive.get_archive(),
             telescope,
             night,
-            prenight,
-            site_data_dir=prenight.site_data_path(settings.state_dir),
+            plan,
+            site_data_dir=plan.site_data_path(settings.state_dir),
             completed_cache_dir=settings.state_dir / COMPLETED_CACHE_DIR,
             comment=f"simulated by Dagster run {context.run.run_id}",
+            comment_author=COMMENT_AUTHOR,
             progress=context.log.info,
         )
         version = DataVersion(",".join(str(sim.sequence.uuid) for sim in run.simulations))

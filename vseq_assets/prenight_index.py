@@ -2,15 +2,15 @@
 without database access (section 4 of the archive interface).
 
 Partition D writes the snapshot of night D and of every later night covered by a pre-night
-simulation that covers D: a simulation made for D usually covers D..D+2, so after the afternoon's
-simulations the snapshots of D, D+1 and D+2 all list them. (A multi-partition write was the
-alternative; Dagster would then show D+1 and D+2 as materialized by the run of D, before their
-own simulations exist, which says the wrong thing.) Nights before D are not touched: nothing made
-for D covers them. The snapshots are rewritten whole, so re-running a partition after new
+simulation that covers D (:func:`vseq_resources.prenight_snapshots.write_snapshots`): after the
+afternoon's simulations the snapshots of D, D+1 and D+2 all list them. (A multi-partition write
+was the alternative; Dagster would then show D+1 and D+2 as materialized by the run of D, before
+their own simulations exist, which says the wrong thing.) Re-running a partition after new
 simulations (or new tags, comments, files) brings every covered night up to date.
 
 The asset check ``prenight_index_matches_database`` reads the snapshots back and compares them
-with the database, night by night and simulation by simulation.
+with the database, night by night and simulation by simulation
+(:func:`vseq_resources.prenight_snapshots.compare_snapshots`).
 """
 
 # No ``from __future__ import annotations`` here: Dagster inspects the context and resource
@@ -18,8 +18,6 @@ with the database, night by night and simulation by simulation.
 
 import datetime as dt
 import hashlib
-import json
-from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from dagster import (
@@ -42,37 +40,10 @@ from dagster import (
 
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.dayobs import parse_dayobs
-from vseq_resources.metadata.schema import SIMULATIONS_EXTRA_COLUMNS
+from vseq_resources.prenight_snapshots import compare_snapshots, write_snapshots
 
 from .keys import PRENIGHT_INDEX, PRENIGHT_METADATA, asset_key, group_name
 from .partitions import prenight_partitions
-
-if TYPE_CHECKING:
-    from vseq_resources.archive import VisitSequenceArchive
-
-COMPARED_COLUMNS = (*(c for c in SIMULATIONS_EXTRA_COLUMNS if c != "visitseq_uuid"), "stats")
-"""Every column of a snapshot row (the UUID is the row's index)."""
-
-
-def nights_to_snapshot(archive: "VisitSequenceArchive", telescope: str, day_obs: dt.date) -> list[dt.date]:
-    """Night D and every later night covered by a pre-night simulation that covers D."""
-    from vseq_resources.prenight_index import MAX_SIMULATION_AGE_DAYS, PRENIGHT_TAGS
-
-    sims = archive.metadata.prenight_simulations(
-        day_obs, telescope, tags=PRENIGHT_TAGS, max_simulation_age=MAX_SIMULATION_AGE_DAYS
-    )
-    last = max([day_obs, *(d for d in sims["last_day_obs"] if d is not None)])
-    return [day_obs + dt.timedelta(days=i) for i in range((last - day_obs).days + 1)]
-
-
-def write_snapshots(archive: "VisitSequenceArchive", telescope: str, day_obs: dt.date) -> dict[dt.date, str]:
-    """Write the snapshots the partition of ``day_obs`` is responsible for; night -> URL."""
-    from vseq_resources.prenight_index import write_prenight_index
-
-    return {
-        night: write_prenight_index(archive, night, telescope)
-        for night in nights_to_snapshot(archive, telescope, day_obs)
-    }
 
 
 def _index_table(index: pd.DataFrame) -> MetadataValue:
@@ -147,82 +118,8 @@ def _snapshot_text(url: str) -> str:
     return ResourcePath(url).read().decode()
 
 
-def _comparable(value: Any) -> Any:
-    """One cell as plain JSON-like values, so that database and snapshot values compare."""
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal, except that numbers need only agree to the 10 decimals snapshots keep (pandas'
-    ``to_json`` default, which the reference format uses)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool | type(None)):
-        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-    return a == b
-
-
-def compare_snapshot(archive: "VisitSequenceArchive", telescope: str, night: dt.date) -> list[str]:
-    """Differences between the snapshot of ``night`` and the database (empty: they agree)."""
-    from vseq_resources.prenight_index import (
-        MAX_SIMULATION_AGE_DAYS,
-        PRENIGHT_TAGS,
-        prenight_index_path,
-        read_prenight_index,
-    )
-    from vseq_resources.readers import normalize_prenight_index
-
-    settings = archive.settings
-    index_uri = settings.index_uri if settings is not None else None
-    if index_uri is None:
-        from vseq_resources.config import ArchiveSettings
-
-        index_uri = ArchiveSettings.from_env().index_uri
-    from lsst.resources import ResourcePath
-
-    path = prenight_index_path(index_uri, night, telescope)
-    database = normalize_prenight_index(
-        archive.metadata.prenight_simulations(
-            night, telescope, tags=PRENIGHT_TAGS, max_simulation_age=MAX_SIMULATION_AGE_DAYS, with_stats=True
-        )
-    )
-    if not ResourcePath(path).exists():
-        return [f"{night}: no snapshot at {path}"] if len(database) else []
-    snapshot = normalize_prenight_index(read_prenight_index(index_uri, night, telescope))
-    if len(database):
-        # The snapshot format (pandas ISO dates, as the reference writes them) keeps milliseconds.
-        database["creation_time"] = database["creation_time"].dt.floor("ms")
-    problems = []
-    for uuid in database.index.difference(snapshot.index):
-        problems.append(f"{night}: simulation {uuid} is in the database but not in the snapshot")
-    for uuid in snapshot.index.difference(database.index):
-        problems.append(f"{night}: simulation {uuid} is in the snapshot but not in the database")
-    for uuid in database.index.intersection(snapshot.index):
-        for column in COMPARED_COLUMNS:
-            db_value = _comparable(database.at[uuid, column])
-            snap_value = _comparable(snapshot.at[uuid, column])
-            if not _same(db_value, snap_value):
-                problems.append(
-                    f"{night}: {uuid} {column}: snapshot {_short(snap_value)}, database {_short(db_value)}"
-                )
-    return problems
-
-
-def _short(value: Any, limit: int = 200) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def check_snapshots(archive: "VisitSequenceArchive", telescope: str, night: dt.date) -> AssetCheckResult:
-    """The check's evaluation: every snapshot partition ``night`` writes against the database."""
-    nights = nights_to_snapshot(archive, telescope, night)
-    problems = [p for n in nights for p in compare_snapshot(archive, telescope, n)]
+def snapshots_check_result(nights: list[dt.date], problems: list[str]) -> AssetCheckResult:
+    """The check's result from :func:`vseq_resources.prenight_snapshots.compare_snapshots`."""
     return AssetCheckResult(
         passed=not problems,
         description=(
@@ -250,7 +147,10 @@ def prenight_index_check(telescope: str) -> AssetChecksDefinition:
     def prenight_index_matches_database(
         context: AssetCheckExecutionContext, archive: ArchiveResource
     ) -> AssetCheckResult:
-        return check_snapshots(archive.get_archive(), telescope, parse_dayobs(context.partition_key))
+        nights, problems = compare_snapshots(
+            archive.get_archive(), telescope, parse_dayobs(context.partition_key)
+        )
+        return snapshots_check_result(nights, problems)
 
     return prenight_index_matches_database
 

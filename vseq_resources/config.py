@@ -117,3 +117,37 @@ def validate_schema_name(schema: str) -> str:
     if not schema.isidentifier() or not schema.isascii() or len(schema) > 63:
         raise ConfigurationError(f"invalid schema name {schema!r}: use letters, digits and _")
     return schema
+
+
+DEFAULT_SCHEDULER_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
+
+
+@dataclass(frozen=True)
+class PrenightSettings:
+    """What the pre-night simulations of a night run: configuration, nights, variants.
+
+    ``scheduler`` is a Python file (local path or URL, recorded as ``config_url``) defining
+    ``get_scheduler()``, or ``package.module:function``; by default vseq's offline survey
+    (:mod:`vseq_resources.simulation.default_config`). ``variants`` None means the production set.
+    """
+
+    scheduler: str = DEFAULT_SCHEDULER_CONFIG
+    nights: int = 3
+    variants: tuple[str, ...] | None = None
+    duration_hours: float | None = None
+    record_rewards: bool = True
+    lookback_nights: int | None = None
+    record_mixed: bool = True
+    site_data_dir: str | None = None
+
+    def variant_list(self) -> list:
+        """The :class:`~vseq_resources.simulation.SimulationVariant` objects to run."""
+        from .simulation.variants import DEFAULT_VARIANTS, variant_by_name
+
+        if not self.variants:
+            return list(DEFAULT_VARIANTS)
+        return [variant_by_name(name) for name in self.variants]
+
+    def site_data_path(self, state_dir: Path) -> Path:
+        """Where prepared site data are cached: ``site_data_dir``, else ``<state dir>/site_data``."""
+        return Path(self.site_data_dir).expanduser() if self.site_data_dir else state_dir / "site_data"

@@ -29,11 +29,13 @@ import sqlalchemy as sa
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from .config import DEFAULT_SCHEDULER_CONFIG
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from .archive import VisitSequenceArchive
-    from .config import ArchiveSettings
+    from .config import ArchiveSettings, PrenightSettings
     from .consdb.client import ConsDBClient
 
 
@@ -236,6 +238,7 @@ class LocalConsDBResource(ConsDBResource):
     def client(self) -> ConsDBClient:
         if self._client is None:
             from .consdb.client import SqlConsDBClient
+            from .consdb.demo import local_consdb_url
 
             self._client = SqlConsDBClient(local_consdb_url(self.state_dir, self.database))
         return self._client
@@ -276,36 +279,8 @@ def consdb_resource_from_env(environ: Mapping[str, str] | None = None) -> ConsDB
     return LocalConsDBResource()
 
 
-def local_consdb_url(state_dir: str | Path | None = None, database: str = "consdb") -> str:
-    """URL of the local ConsDB database in the embedded server (both started/created if needed)."""
-    from .config import default_state_dir
-    from .embedded import embedded_database_url
-
-    server_url = embedded_database_url(Path(state_dir) if state_dir else default_state_dir())
-    return ensure_database(server_url, database)
-
-
-def ensure_database(server_url: str, database: str) -> str:
-    """Create ``database`` on the server of ``server_url`` if missing; returns its URL."""
-    from .config import validate_schema_name
-
-    validate_schema_name(database)
-    url = sa.make_url(server_url)
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            found = sa.text("SELECT 1 FROM pg_database WHERE datname = :d")
-            exists = conn.execute(found, {"d": database}).first()
-            if not exists:
-                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    finally:
-        engine.dispose()
-    return url.set(database=database).render_as_string(hide_password=False)
-
-
 # -- pre-night simulations ---------------------------------------------------------------------
 
-DEFAULT_SCHEDULER_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
 PRENIGHT_SCHEDULER_ENV = "VSEQ_PRENIGHT_SCHEDULER"
 PRENIGHT_NIGHTS_ENV = "VSEQ_PRENIGHT_NIGHTS"
 PRENIGHT_VARIANTS_ENV = "VSEQ_PRENIGHT_VARIANTS"
@@ -350,16 +325,20 @@ class PrenightSimulationResource(ConfigurableResource):
         default=None, description="Cache of prepared site data (default <state dir>/site_data)."
     )
 
-    def variant_list(self) -> list:
-        """The :class:`~vseq_resources.simulation.SimulationVariant` objects to run."""
-        from .simulation.variants import DEFAULT_VARIANTS, variant_by_name
+    def settings(self) -> PrenightSettings:
+        """These fields as the library's plain settings (what :func:`run_prenight` takes)."""
+        from .config import PrenightSettings
 
-        if not self.variants:
-            return list(DEFAULT_VARIANTS)
-        return [variant_by_name(name) for name in self.variants]
-
-    def site_data_path(self, state_dir: Path) -> Path:
-        return Path(self.site_data_dir).expanduser() if self.site_data_dir else state_dir / "site_data"
+        return PrenightSettings(
+            scheduler=self.scheduler,
+            nights=self.nights,
+            variants=tuple(self.variants) if self.variants else None,
+            duration_hours=self.duration_hours,
+            record_rewards=self.record_rewards,
+            lookback_nights=self.lookback_nights,
+            record_mixed=self.record_mixed,
+            site_data_dir=self.site_data_dir,
+        )
 
 
 def prenight_resource_from_env(environ: Mapping[str, str] | None = None) -> PrenightSimulationResource:

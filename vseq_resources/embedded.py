@@ -62,3 +62,27 @@ def _server_alive(pgdata: Path) -> bool:
 
 def _url(socket_dir: Path) -> str:
     return f"postgresql+psycopg2://postgres@/postgres?host={socket_dir}"
+
+
+def ensure_database(server_url: str, database: str) -> str:
+    """Create ``database`` on the server of ``server_url`` if missing; returns its URL.
+
+    For the databases vseq keeps beside the archive on one server (the local ConsDB, Dagster's
+    storage). The name is checked as a plain identifier before it reaches the DDL.
+    """
+    import sqlalchemy as sa
+
+    from .config import validate_schema_name
+
+    validate_schema_name(database)
+    url = sa.make_url(server_url)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = sa.text("SELECT 1 FROM pg_database WHERE datname = :d")
+            exists = conn.execute(found, {"d": database}).first()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    finally:
+        engine.dispose()
+    return url.set(database=database).render_as_string(hide_password=False)

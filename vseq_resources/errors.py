@@ -35,3 +35,24 @@ class StoreError(VseqError):
 
 class IntegrityError(StoreError):
     """A stored file does not match its recorded checksum."""
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether retrying later may succeed: the store or the database was unreachable.
+
+    True for an unreachable database (:class:`DatabaseUnavailableError`, SQLAlchemy's operational
+    and interface errors, an invalidated connection) and for a store failure with an underlying
+    cause (connection refused, timeout, 5xx). False for every refusal of vseq's own (bad visits, a
+    checksum mismatch, "exists with different content", a missing privilege): retrying cannot fix
+    those.
+    """
+    import sqlalchemy as sa
+
+    if isinstance(err, DatabaseUnavailableError):
+        return True
+    if isinstance(err, StoreError) and not isinstance(err, IntegrityError):
+        # The store layer's own failure, not a refusal of ours (which carries no cause).
+        return err.__cause__ is not None
+    if isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    return isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated

@@ -92,7 +92,7 @@ def write_prenight_index(
     """
     day = parse_dayobs(day_obs)
     telescope = check_telescope(telescope)
-    base = destination_uri or _default_index_uri(archive)
+    base = destination_uri or default_index_uri(archive)
     prenights = archive.metadata.prenight_simulations(
         day, telescope, tags=PRENIGHT_TAGS, max_simulation_age=MAX_SIMULATION_AGE_DAYS, with_stats=True
     )
@@ -142,7 +142,8 @@ def _empty_index() -> pd.DataFrame:
     return pd.DataFrame(index=pd.Index([], dtype=object, name="visitseq_uuid"))
 
 
-def _default_index_uri(archive: VisitSequenceArchive) -> str:
+def default_index_uri(archive: VisitSequenceArchive) -> str:
+    """The index base of the archive's settings (the environment's when it has none)."""
     settings = archive.settings
     if settings is None:
         from .config import ArchiveSettings

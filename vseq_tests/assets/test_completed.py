@@ -156,27 +156,3 @@ def test_check_fails_on_tampered_file(archive_resource: ArchiveResource, consdb_
     assert "file checksum" in checks["visits_file_reads_back"].description
     assert checks["metadata_row_points_at_visits"].passed
     assert uuid.UUID(materialized(rerun, "simonyi", "completed_visits")["uuid"])
-
-
-def test_concurrent_runs_of_one_night_record_one_sequence(
-    archive_resource: ArchiveResource, consdb_url: str
-) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from vseq_assets.completed import archive_completed_night
-
-    consdb = SqlConsDBResource(url=consdb_url)
-    _, visits = consdb.night_opsim_visits("simonyi", NIGHT)
-    query = consdb.night_query("simonyi", NIGHT)
-    vsa = archive_resource.open()
-    try:
-        def archive_once(_: int):
-            return archive_completed_night(vsa, "simonyi", NIGHT, visits, query=query)
-
-        with ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(archive_once, range(4)))
-    finally:
-        vsa.metadata.close()
-    assert sum(result.created for result in results) == 1
-    assert len({result.uuid for result in results}) == 1
-    assert len(_completed_rows(archive_resource, "simonyi", NIGHT)) == 1

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.pool import NullPool
 
-from vseq_assets.nightly import keep_storage_connections, main, nights_present, prepare_dagster_home
+from vseq_assets.nightly import keep_storage_connections, main, prepare_dagster_home
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_tests.assets.conftest import EMPTY_NIGHT, LSSTCAM_VISITS, NIGHT
 
@@ -64,23 +62,6 @@ def test_nightly_refuses_a_night_that_has_not_ended() -> None:
     result = CliRunner().invoke(main, ["2999-01-01"])
     assert result.exit_code != 0
     assert "has not ended yet" in result.output
-
-
-def test_nights_present_reads_counts_and_creates_nothing(
-    consdb_engine: sa.Engine, dagster_pg_url: str
-) -> None:
-    night = dt.date.fromisoformat(NIGHT)
-    following = night + dt.timedelta(days=1)
-    assert nights_present(consdb_engine, "lsstcam", [night, following]) == {
-        night: LSSTCAM_VISITS,
-        following: 0,
-    }
-    empty = sa.create_engine(dagster_pg_url)  # a fresh database: no ConsDB schema yet
-    try:
-        assert nights_present(empty, "lsstcam", [night]) == {night: 0}
-        assert not sa.inspect(empty).has_schema("cdb_lsstcam")  # fill_nights creates it
-    finally:
-        empty.dispose()
 
 
 def test_keep_storage_connections_pools_dagster_storage(

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from dagster import materialize
 
-from vseq_assets.completed import archive_completed_night
 from vseq_assets.prenight import prenight_checks, prenight_simulation_assets
+from vseq_resources.completed_night import archive_completed_night
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import dayobs_mjd_start
 from vseq_resources.visits import read_visits_h5

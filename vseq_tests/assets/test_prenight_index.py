@@ -12,14 +12,10 @@ import pandas as pd
 from dagster import materialize
 from lsst.resources import ResourcePath
 
-from vseq_assets.prenight_index import (
-    check_snapshots,
-    compare_snapshot,
-    prenight_index_asset,
-    prenight_index_check,
-)
+from vseq_assets.prenight_index import prenight_index_asset, prenight_index_check, snapshots_check_result
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.prenight_index import prenight_index_path
+from vseq_resources.prenight_snapshots import compare_snapshot, compare_snapshots
 from vseq_resources.readers import ArchiveReader
 from vseq_tests.assets.helpers import check_results, index_resource, materialized
 from vseq_tests.resources.readers_support import record_sim
@@ -91,7 +87,7 @@ def test_snapshots_of_every_covered_night(archive_resource: ArchiveResource, tmp
         vsa.comment(nominal, "late note", author="planner")
         vsa.untag(delayed, "prenight")
         # (Dagster 1.13 cannot run a partitioned check without its asset: evaluate it directly.)
-        evaluation = check_snapshots(vsa, "simonyi", dt.date(2026, 4, 11))
+        evaluation = snapshots_check_result(*compare_snapshots(vsa, "simonyi", dt.date(2026, 4, 11)))
         assert not evaluation.passed
         differences = evaluation.metadata["differences"].value
         assert f"{delayed} is in the snapshot but not in the database" in differences
