@@ -44,15 +44,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vseq_resources import visits as visits_module
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.consdb.convert import empty_opsim_visits
 from vseq_resources.dayobs import dayobs_mjd_start
 from vseq_resources.metadata import MetadataDatabase
 from vseq_resources.store import ArchiveStore, sha256_of_path
 from vseq_resources.visits import (
-    COMPLEVEL,
-    COMPLIB,
     OBSERVATIONS_KEY,
     compute_nightly_stats,
     dayobs_ordinals,
@@ -60,6 +57,8 @@ from vseq_resources.visits import (
     visits_content_hash,
     write_visits_h5,
 )
+from vseq_resources.visits import h5 as visits_module
+from vseq_resources.visits.h5 import COMPLEVEL, COMPLIB
 from vseq_tests import services
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,8 +29,9 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from .config import TELESCOPES
 from .dayobs import DayobsError, parse_dayobs
-from .errors import IntegrityError, InvalidInputError, NotFoundError, StoreError, VseqError
+from .errors import IntegrityError, InvalidInputError, StoreError
 from .faults import fault_point
+from .storage_errors import public_url, store_errors
 
 if TYPE_CHECKING:
     # Imported where used: pandas only when visits are written, lsst.resources (and numpy,
@@ -108,45 +109,6 @@ def _dayobs(value: str | int | dt.date) -> dt.date:
         return parse_dayobs(value)
     except DayobsError as err:
         raise InvalidInputError(str(err)) from None
-
-
-def _public_url(url: str) -> str:
-    """The URL without any user-info password, fit for messages."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    if sep and "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    return f"{scheme}{sep}{netloc}{slash}{path}"
-
-
-def _describe(err: BaseException) -> str:
-    """One line naming what went wrong, without request details or secrets."""
-    response = getattr(err, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        error = response["Error"]
-        text = f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip()
-    else:
-        text = f"{type(err).__name__}: {err}"
-    text = " ".join(text.split())
-    for variable in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
-        secret = os.environ.get(variable)
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-@contextlib.contextmanager
-def store_errors(action: str, url: str) -> Iterator[None]:
-    """Turn whatever the storage layer raises into `NotFoundError` or `StoreError`."""
-    try:
-        yield
-    except VseqError:
-        raise
-    except FileNotFoundError:
-        raise NotFoundError(f"could not {action} {_public_url(url)}: it does not exist") from None
-    except Exception as err:
-        raise StoreError(f"could not {action} {_public_url(url)}: {_describe(err)}") from err
 
 
 class _Interrupted(Exception):
@@ -245,7 +207,7 @@ class ArchiveStore:
         self.base = _resource(base_uri, forceDirectory=True)
 
     def __repr__(self) -> str:
-        return f"ArchiveStore({_public_url(str(self.base))!r})"
+        return f"ArchiveStore({public_url(str(self.base))!r})"
 
     def sequence_dir(
         self, telescope: str, creation_dayobs: str | int | dt.date, uuid: str | uuid_lib.UUID
@@ -288,13 +250,13 @@ class ArchiveStore:
                     log.debug("%s already holds this content", url)
                     return StoredFile(url, digest, size)
                 if not overwrite:
-                    raise StoreError(f"{_public_url(url)} already exists with different content")
+                    raise StoreError(f"{public_url(url)} already exists with different content")
             digest, size = self._write(source, target, progress)
             stored = self.sha256_of(url)
             if stored != digest:
                 self.delete(url)
                 raise IntegrityError(
-                    f"{_public_url(url)} read back with SHA-256 {stored.hex()}, expected {digest.hex()}"
+                    f"{public_url(url)} read back with SHA-256 {stored.hex()}, expected {digest.hex()}"
                 )
         return StoredFile(url, digest, size)
 
@@ -390,7 +352,7 @@ class ArchiveStore:
                             progress(done, total)
                 if expected_sha256 is not None and digest.digest() != expected_sha256:
                     raise IntegrityError(
-                        f"{_public_url(url)} has SHA-256 {digest.hexdigest()}, "
+                        f"{public_url(url)} has SHA-256 {digest.hexdigest()}, "
                         f"expected {expected_sha256.hex()}"
                     )
                 os.replace(tmp_name, destination)
@@ -412,9 +374,7 @@ class ArchiveStore:
         """Remove an object of this store; a missing object is fine (rollback may repeat)."""
         target = _resource(url)
         if target.relative_to(self.base) is None:
-            raise InvalidInputError(
-                f"{_public_url(url)} is not inside the store {_public_url(str(self.base))}"
-            )
+            raise InvalidInputError(f"{public_url(url)} is not inside the store {public_url(str(self.base))}")
         with store_errors("delete", url):
             try:
                 target.remove()
@@ -443,7 +403,7 @@ class ArchiveStore:
                     url = str(directory.join(name))
                     entry = _parse_entry(url, parts, name)
                     if entry is None:
-                        log.info("not a visit sequence file, skipped: %s", _public_url(url))
+                        log.info("not a visit sequence file, skipped: %s", public_url(url))
                     else:
                         yield entry
 

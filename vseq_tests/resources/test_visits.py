@@ -22,8 +22,6 @@ import tables
 from vseq_resources.dayobs import dayobs_of_mjd
 from vseq_resources.errors import InvalidInputError
 from vseq_resources.visits import (
-    COMPLEVEL,
-    COMPLIB,
     DEFAULT_STATS_COLUMNS,
     NIGHTLY_STATS_COLUMNS,
     compute_nightly_stats,
@@ -34,6 +32,7 @@ from vseq_resources.visits import (
     visits_content_hash,
     write_visits_h5,
 )
+from vseq_resources.visits.h5 import COMPLEVEL, COMPLIB
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "vseq_tests" / "fixtures"
@@ -106,7 +105,7 @@ def test_whole_read_is_what_pandas_reads(
     """read_visits_h5 decodes strings from the night layout instead of unpickling them: the
     frame must be pandas' own, exactly, whatever filter wrote the file (zlib: files written
     before, and production's)."""
-    import vseq_resources.visits as module
+    import vseq_resources.visits.h5 as module
 
     monkeypatch.setattr(module, "COMPLIB", filters[0])
     monkeypatch.setattr(module, "COMPLEVEL", filters[1])
@@ -712,7 +711,8 @@ import numpy as np
 import pandas as pd
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
-from vseq_resources.visits import _read_local, dayobs_ordinals
+from vseq_resources.visits import dayobs_ordinals
+from vseq_resources.visits.h5 import _read_local
 ours = pd.read_hdf(sys.argv[1], key="observations")
 plain = pd.read_hdf(sys.argv[2], key="observations")
 pd.testing.assert_frame_equal(ours, plain, check_exact=True)
