@@ -165,3 +165,15 @@ def canonical_json(value: Any) -> bytes:
 def escape_like(text: str) -> str:
     """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def as_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not tag.strip():
+        raise InvalidInputError(f"a tag is a non-empty string, not {tag!r}")
+    return tag
+
+
+def creation_cutoff(now: dt.datetime | None, max_age_days: float) -> dt.datetime:
+    """The oldest creation time still younger than ``max_age_days`` at ``now`` (default: now)."""
+    reference = as_time(now, "now") if now is not None else dt.datetime.now(dt.UTC)
+    return reference - dt.timedelta(days=max_age_days)

@@ -1,0 +1,223 @@
+"""Visit sequence rows: adding them, reading and changing their columns, finding them.
+
+A sequence lives in one of the inheriting tables (``simulations``, ``completed``,
+``mixedvisitseq``) or in ``visitseq`` itself; reading ``visitseq`` sees them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from ..errors import InvalidInputError, NotFoundError
+from . import schema as s
+from .access import DatabaseAccess, visitseq_table
+from .values import as_day, as_sha256, as_tag, as_uuid, creation_cutoff, escape_like, for_column, frame, plain
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+UuidLike = uuid.UUID | str
+DayLike = str | int | dt.date
+
+SEARCH_COLUMNS = (
+    "visitseq_uuid",
+    "table",
+    "visitseq_label",
+    "telescope",
+    "first_day_obs",
+    "last_day_obs",
+    "creation_time",
+    "visitseq_url",
+    "visitseq_sha256",
+    "tags",
+)
+
+_pg_class = sa.table("pg_class", sa.column("oid"), sa.column("relname"), schema="pg_catalog")
+
+
+def _stored_in(rows: sa.FromClause) -> sa.ColumnElement[Any]:
+    """The ``tableoid`` system column of ``rows``: the table a row of a parent is really in."""
+    return sa.literal_column(f"{rows.name}.tableoid")
+
+
+def tags_json(visitseq_uuid: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The sorted distinct tags of a sequence as a JSON array (``[]`` when none)."""
+    t = s.tags.alias("t")
+    tags = sa.select(sa.func.jsonb_agg(aggregate_order_by(sa.distinct(t.c.tag), t.c.tag)))
+    tags = tags.where(t.c.visitseq_uuid == visitseq_uuid).scalar_subquery()
+    return sa.func.coalesce(tags, sa.text("'[]'::JSONB"))
+
+
+def has_tags(visitseq_uuid: sa.ColumnElement[Any], tags: Iterable[str]) -> list[sa.ColumnElement[bool]]:
+    """One ``EXISTS`` per required tag: each a lookup in the unique ``tags (visitseq_uuid, tag)``."""
+    conditions = []
+    for i, tag in enumerate(dict.fromkeys(as_tag(t) for t in tags)):
+        t = s.tags.alias(f"t{i}")
+        conditions.append(sa.exists().where(t.c.visitseq_uuid == visitseq_uuid, t.c.tag == tag))
+    return conditions
+
+
+class Sequences(DatabaseAccess):
+    """Rows of ``visitseq`` and its children."""
+
+    def insert_visitseq(
+        self, table: str, row: dict[str, Any], conn: sa.Connection | None = None
+    ) -> uuid.UUID:
+        """Add a sequence to ``table`` (simulations, completed, mixedvisitseq or visitseq).
+
+        ``row`` maps column names to values; ``visitseq_uuid`` and ``creation_time`` are optional
+        (a new UUID, now). Returns the sequence's UUID.
+        """
+        target = visitseq_table(table)
+        unknown = set(row) - set(target.c.keys())
+        if unknown:
+            raise InvalidInputError(f"{table} has no column(s) {', '.join(sorted(unknown))}")
+        values = {
+            name: for_column(target.c[name], value)
+            for name, value in row.items()
+            if not (value is None and name in ("visitseq_uuid", "creation_time"))
+        }
+        missing = [
+            c.name for c in target.c if not c.nullable and c.server_default is None and c.name not in values
+        ]
+        if missing:
+            raise InvalidInputError(f"a {table} row needs {', '.join(missing)}")
+        statement = sa.insert(target).values(values).returning(target.c.visitseq_uuid)
+        with self._writing(conn) as c:
+            try:
+                return as_uuid(c.execute(statement).scalar_one())
+            except sa.exc.IntegrityError as err:
+                raise InvalidInputError(f"cannot add to {table}: {err.orig}".splitlines()[0]) from None
+
+    def table_of(self, visitseq_uuid: UuidLike, conn: sa.Connection | None = None) -> str:
+        """The table the sequence's row is in (NotFoundError when no table holds it)."""
+        v = s.visitseq
+        query = (
+            sa.select(_pg_class.c.relname)
+            .select_from(v.join(_pg_class, _pg_class.c.oid == _stored_in(v)))
+            .where(v.c.visitseq_uuid == as_uuid(visitseq_uuid))
+        )
+        with self._reading(conn) as c:
+            found = c.execute(query).scalar()
+        if found is None:
+            raise NotFoundError(f"no visit sequence {visitseq_uuid} in schema {self.schema!r}")
+        return found
+
+    def get_metadata(self, visitseq_uuid: UuidLike, table: str | None = None) -> dict[str, Any]:
+        """The sequence's row as a dict, from ``table`` or from the table that holds it."""
+        key = as_uuid(visitseq_uuid)
+        source = visitseq_table(table or self.table_of(key))
+        with self._connect() as conn:
+            row = conn.execute(sa.select(source).where(source.c.visitseq_uuid == key)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no visit sequence {key} in {source.name}")
+        return {name: plain(value) for name, value in row.items()}
+
+    def update_metadata(
+        self, visitseq_uuid: UuidLike, field: str, value: Any, conn: sa.Connection | None = None
+    ) -> None:
+        """Set one column of a sequence's row; ``field`` must be a column of the row's table.
+
+        ``*sha256`` fields take bytes or hex, dates ``YYYY-MM-DD``/``YYYYMMDD``, JSONB dicts or
+        JSON text. The UUID, the sequence's identity, cannot change.
+        """
+        key = as_uuid(visitseq_uuid)
+        with self._writing(conn) as c:
+            target = visitseq_table(self.table_of(key, conn=c))
+            if field not in target.c or field == "visitseq_uuid":
+                raise InvalidInputError(f"{field!r} is not a field that can be set on a {target.name} row")
+            new_value = for_column(target.c[field], value)
+            c.execute(sa.update(target).where(target.c.visitseq_uuid == key).values({field: new_value}))
+
+    def set_visitseq_url(
+        self, visitseq_uuid: UuidLike, url: str | None, conn: sa.Connection | None = None
+    ) -> None:
+        self.update_metadata(visitseq_uuid, "visitseq_url", url, conn=conn)
+
+    def get_visitseq_url(self, visitseq_uuid: UuidLike) -> str | None:
+        """The URL of the sequence's ``visits.h5`` (None when its visits are not stored)."""
+        return self.get_metadata(visitseq_uuid, table="visitseq")["visitseq_url"]
+
+    def find_sequences_by_hash(
+        self,
+        table: str,
+        sha256: bytes | str,
+        telescope: str | None = None,
+        first_day_obs: DayLike | None = None,
+        last_day_obs: DayLike | None = None,
+    ) -> list[uuid.UUID]:
+        """UUIDs of the sequences in ``table`` with this content hash (and these values), oldest first."""
+        target = visitseq_table(table)
+        query = sa.select(target.c.visitseq_uuid).where(target.c.visitseq_sha256 == as_sha256(sha256))
+        if telescope is not None:
+            query = query.where(target.c.telescope == telescope)
+        if first_day_obs is not None:
+            query = query.where(target.c.first_day_obs == as_day(first_day_obs, "first_day_obs"))
+        if last_day_obs is not None:
+            query = query.where(target.c.last_day_obs == as_day(last_day_obs, "last_day_obs"))
+        with self._connect() as conn:
+            return [as_uuid(u) for u in conn.execute(query.order_by(target.c.creation_time)).scalars()]
+
+    def search(
+        self,
+        *,
+        telescope: str | None = None,
+        day_obs: DayLike | None = None,
+        first_day_obs: DayLike | None = None,
+        last_day_obs: DayLike | None = None,
+        tags: Iterable[str] = (),
+        table: str = "visitseq",
+        label: str | None = None,
+        max_age: float | None = None,
+        now: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Sequences matching every given criterion, oldest first (columns :data:`SEARCH_COLUMNS`).
+
+        ``day_obs``: covering that night; ``first_day_obs``/``last_day_obs``: overlapping that
+        range; ``table``: of that kind (``visitseq``: any); ``label``: containing that text (any
+        case); ``max_age``: created less than that many days before ``now``.
+        """
+        v = visitseq_table(table).alias("v")
+        conditions: list[sa.ColumnElement[bool]] = []
+        if telescope is not None:
+            conditions.append(v.c.telescope == telescope)
+        if day_obs is not None:
+            night = as_day(day_obs)
+            conditions += [v.c.first_day_obs <= night, v.c.last_day_obs >= night]
+        if first_day_obs is not None:
+            conditions.append(v.c.last_day_obs >= as_day(first_day_obs, "first_day_obs"))
+        if last_day_obs is not None:
+            conditions.append(v.c.first_day_obs <= as_day(last_day_obs, "last_day_obs"))
+        if label:
+            conditions.append(v.c.visitseq_label.ilike(f"%{escape_like(label)}%", escape="\\"))
+        if max_age is not None:
+            conditions.append(v.c.creation_time >= creation_cutoff(now, max_age))
+        conditions += has_tags(v.c.visitseq_uuid, tags)
+        query = (
+            sa.select(
+                v.c.visitseq_uuid,
+                _pg_class.c.relname,
+                v.c.visitseq_label,
+                v.c.telescope,
+                v.c.first_day_obs,
+                v.c.last_day_obs,
+                v.c.creation_time,
+                v.c.visitseq_url,
+                v.c.visitseq_sha256,
+                tags_json(v.c.visitseq_uuid),
+            )
+            .select_from(v.join(_pg_class, _pg_class.c.oid == _stored_in(v)))
+            .where(*conditions)
+            .order_by(v.c.creation_time, v.c.visitseq_uuid)
+        )
+        if limit is not None:
+            query = query.limit(int(limit))
+        with self._connect() as conn:
+            return frame(list(conn.execute(query)), SEARCH_COLUMNS)
