@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
 from .access import DatabaseAccess, visitseq_table
-from .values import as_day, as_sha256, as_tag, as_uuid, creation_cutoff, escape_like, for_column, frame, plain
+from .values import as_day, as_tag, as_uuid, creation_cutoff, escape_like, for_column, frame, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,26 +143,6 @@ class Sequences(DatabaseAccess):
     def get_visitseq_url(self, visitseq_uuid: UuidLike) -> str | None:
         """The URL of the sequence's ``visits.h5`` (None when its visits are not stored)."""
         return self.get_metadata(visitseq_uuid, table="visitseq")["visitseq_url"]
-
-    def find_sequences_by_hash(
-        self,
-        table: str,
-        sha256: bytes | str,
-        telescope: str | None = None,
-        first_day_obs: DayLike | None = None,
-        last_day_obs: DayLike | None = None,
-    ) -> list[uuid.UUID]:
-        """UUIDs of the sequences in ``table`` with this content hash (and these values), oldest first."""
-        target = visitseq_table(table)
-        query = sa.select(target.c.visitseq_uuid).where(target.c.visitseq_sha256 == as_sha256(sha256))
-        if telescope is not None:
-            query = query.where(target.c.telescope == telescope)
-        if first_day_obs is not None:
-            query = query.where(target.c.first_day_obs == as_day(first_day_obs, "first_day_obs"))
-        if last_day_obs is not None:
-            query = query.where(target.c.last_day_obs == as_day(last_day_obs, "last_day_obs"))
-        with self._connect() as conn:
-            return [as_uuid(u) for u in conn.execute(query.order_by(target.c.creation_time)).scalars()]
 
     def search(
         self,

@@ -61,21 +61,15 @@ _STATS_SELECT = """,
     ) AS stats"""
 
 
-def simulations_extra_sql(
-    conditions: list[str], *, with_stats: bool = False, newest_first: bool = False, limit: int | None = None
-) -> str:
+def simulations_extra_sql(conditions: list[str], *, with_stats: bool = False) -> str:
     """A query of ``simulations_extra`` columns (plus ``stats``) for simulations ``m`` matching all
     ``conditions`` (SQL fragments with bound parameters, never caller text)."""
     where = " AND ".join(conditions) or "TRUE"
-    order = "DESC" if newest_first else "ASC"
-    sql = (
+    return (
         f"SELECT {_EXTRA_SELECT}{_STATS_SELECT if with_stats else ''}\n"
         f"FROM simulations AS m\nWHERE {where}\n"
-        f"ORDER BY m.creation_time {order}, m.visitseq_uuid {order}"
+        "ORDER BY m.creation_time, m.visitseq_uuid"
     )
-    if limit is not None:
-        sql += f"\nLIMIT {int(limit)}"
-    return sql
 
 
 def tag_conditions(tags: tuple[str, ...], alias: str = "m") -> tuple[list[str], dict[str, str]]:

@@ -1,5 +1,5 @@
-"""Questions readers ask about simulations: the pre-night simulations of a night, the newest one,
-a simulation by ``(sim_creation_day_obs, daily_id)`` and its ``simulations_extra`` row.
+"""Questions readers ask about simulations: the pre-night simulations of a night, a simulation
+by ``(sim_creation_day_obs, daily_id)`` and its ``simulations_extra`` row.
 
 The SQL comes from :mod:`.simulation_queries`: text rather than Core, because the shape of these
 queries (correlated subqueries evaluated only for returned rows, the exact index expressions) is
@@ -28,7 +28,6 @@ UuidLike = uuid.UUID | str
 DayLike = str | int | dt.date
 
 DEFAULT_PRENIGHT_TAGS = ("prenight", "ideal", "nominal")
-DEFAULT_LATEST_TAGS = ("ideal", "nominal")
 
 
 class Simulations(DatabaseAccess):
@@ -55,19 +54,6 @@ class Simulations(DatabaseAccess):
         sql, params = _prenight_query(day_obs, telescope, tags, max_simulation_age, now, with_stats)
         columns = (*s.SIMULATIONS_EXTRA_COLUMNS, "stats") if with_stats else s.SIMULATIONS_EXTRA_COLUMNS
         return frame(self._rows(sql, params), columns)
-
-    def latest_simulation(
-        self,
-        day_obs: DayLike,
-        telescope: str,
-        tags: Iterable[str] = DEFAULT_LATEST_TAGS,
-        max_simulation_age: float | None = 2,
-        now: dt.datetime | None = None,
-    ) -> dict[str, Any] | None:
-        """The newest of :meth:`prenight_simulations` with these tags, as a dict (None if none)."""
-        sql, params = _prenight_query(day_obs, telescope, tags, max_simulation_age, now, newest=True)
-        rows = self._rows(sql, params)
-        return dict(zip(s.SIMULATIONS_EXTRA_COLUMNS, map(plain, rows[0]), strict=True)) if rows else None
 
     def uuid_for_daily_id(self, sim_creation_day_obs: DayLike, daily_id: int) -> uuid.UUID:
         """The simulation called "``sim_creation_day_obs`` #``daily_id``" in this database."""
@@ -99,7 +85,6 @@ def _prenight_query(
     max_simulation_age: float | None,
     now: dt.datetime | None,
     with_stats: bool = False,
-    newest: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     night = as_day(day_obs)
     conditions = ["m.telescope = :telescope", "m.first_day_obs <= :night", "m.last_day_obs >= :night"]
@@ -112,7 +97,4 @@ def _prenight_query(
     params.update(tag_params)
     if with_stats:
         params["stats_day_obs"] = night
-    sql = simulations_extra_sql(
-        conditions, with_stats=with_stats, newest_first=newest, limit=1 if newest else None
-    )
-    return sql, params
+    return simulations_extra_sql(conditions, with_stats=with_stats), params

@@ -256,15 +256,6 @@ def test_transaction_rolls_back_everything(db: MetadataDatabase) -> None:
     assert db.get_tags(seq) == [] and db.get_files(seq) == {}
 
 
-def test_find_sequences_by_hash(db: MetadataDatabase) -> None:
-    first = _completed(db, first_day_obs="2025-12-01", last_day_obs="2025-12-01")
-    second = _completed(db, first_day_obs="2025-12-02", last_day_obs="2025-12-02")
-    assert db.find_sequences_by_hash("completed", digest("done")) == [first, second]
-    assert db.find_sequences_by_hash("visitseq", digest("done").hex(), first_day_obs="20251202") == [second]
-    assert db.find_sequences_by_hash("completed", digest("done"), telescope="auxtel") == []
-    assert db.find_sequences_by_hash("simulations", digest("done")) == []
-
-
 def test_search(db: MetadataDatabase) -> None:
     now = dt.datetime(2025, 12, 9, tzinfo=dt.UTC)
     old = _completed(db, visitseq_label="100%_done", creation_time=now - dt.timedelta(days=10))

@@ -176,16 +176,6 @@ def test_prenight_stats(db: MetadataDatabase) -> None:
     assert other_night["stats"].isna().all()
 
 
-def test_latest_simulation(db: MetadataDatabase) -> None:
-    made = _populate(db)
-    latest = db.latest_simulation("2025-12-09", "simonyi", now=NOW)
-    assert latest is not None and latest["visitseq_uuid"] == made["same_day_later"]
-    assert list(latest) == list(SIMULATIONS_EXTRA_COLUMNS)
-    prenight = db.latest_simulation("2025-12-09", "simonyi", tags=("prenight",), now=NOW)
-    assert prenight is not None and prenight["visitseq_uuid"] == made["match_new"]
-    assert db.latest_simulation("2025-12-09", "simonyi", now=NOW + dt.timedelta(days=5)) is None
-
-
 def test_daily_ids(db: MetadataDatabase, add_simulation: AddSimulation) -> None:
     noon = dt.datetime(2025, 12, 9, 12, 0, tzinfo=UTC)
     before_noon = add_simulation(noon - dt.timedelta(minutes=1))  # dayobs 2025-12-08
