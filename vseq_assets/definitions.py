@@ -13,6 +13,7 @@ from vseq_resources.config import TELESCOPES
 from .checks import completed_checks
 from .completed import completed_sequence_assets
 from .consdb import consdb_visits_asset
+from .plausibility_checks import plausibility_checks
 from .prenight import prenight_checks, prenight_simulation_assets
 from .prenight_index import prenight_reader_definitions
 from .resources import build_resources
@@ -62,6 +63,7 @@ def build_definitions() -> Definitions:
     return Definitions.merge(
         *(telescope_definitions(telescope) for telescope in TELESCOPES),
         *(prenight_definitions(telescope) for telescope in TELESCOPES),
+        Definitions(asset_checks=plausibility_checks()),
         Definitions(resources=build_resources(), executor=EXECUTOR),
     )
 

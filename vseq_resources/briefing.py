@@ -8,7 +8,10 @@ draws three PNG figures with matplotlib's Agg backend (no display, safe in worke
 - ``sky``: the night's visits on the sky (Mollweide projection of RA/Dec, RA increasing to the
   left), coloured by band;
 - ``night``: airmass over the night, coloured by band, above the band in use over time;
-- ``variants``: visit counts per band in each pre-night variant covering the night.
+- ``variants``: visit counts per band in each pre-night variant covering the night;
+- ``plausibility``: each variant's night measured against the baseline survey's ranges
+  (:mod:`.plausibility`): one row per rule, the plausible range shaded, one marker per variant
+  (filled when inside the range, hollow when outside).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dayobs import dayobs_end, parse_dayobs
+from .dayobs import dayobs_end, dayobs_mjd_start, parse_dayobs
 from .errors import NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .plausibility import NightPlausibility
     from .readers import ArchiveReader
 
 BANDS = ("u", "g", "r", "i", "z", "y")
@@ -51,6 +55,7 @@ class Briefing:
     nominal: dict[str, Any]
     visits: pd.DataFrame
     variant_counts: pd.DataFrame
+    plausibility: dict[str, NightPlausibility] = field(default_factory=dict)
     figures: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -175,6 +180,64 @@ def variants_figure(counts: pd.DataFrame, title: str) -> bytes:
     return _png(figure)
 
 
+PLAUSIBILITY_ROWS = (
+    ("visits_per_dark_hour", "visits per dark hour"),
+    ("same_pointing_run", "longest same-pointing run"),
+    ("band_changes", "band changes"),
+    ("median_airmass", "median airmass"),
+    ("median_slew", "median slew (s)"),
+    ("night_used", "fraction of night used"),
+    ("dark_blue_share", "u+g share, dark sky"),
+    ("bright_u_share", "u share, bright sky"),
+    ("bright_red_share", "z+y share, bright sky"),
+)
+
+
+def plausibility_figure(assessed: dict[str, NightPlausibility], title: str) -> bytes:
+    """One row per rule: the plausible range shaded, each variant's value relative to it.
+
+    Values are drawn on a per-row scale where the bounds sit at 0 and 1 (a rule with only a lower
+    bound b is scaled as b..2b, one with only an upper bound b as 0..b, and its shading runs to
+    the open side), so rows of different units share one axis; each marker is labelled with its
+    value, and values far outside are drawn at the edge.
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    from .plausibility import THRESHOLDS
+
+    figure = Figure(figsize=(9, 0.55 * len(PLAUSIBILITY_ROWS) + 1.6), layout="constrained")
+    ax = figure.add_subplot()
+    palette = colormaps["tab10"]
+    for row, (rule, _) in enumerate(PLAUSIBILITY_ROWS):
+        limits = THRESHOLDS[rule]
+        low = limits.get("min", 0.0)
+        high = limits.get("max", 2.0 * limits.get("min", 1.0))
+        span = (high - low) or 1.0
+        shade = (0.0 if "min" not in limits else 0.25, 1.0 if "max" not in limits else 0.75)
+        ax.axhspan(row - 0.35, row + 0.35, xmin=shade[0], xmax=shade[1], color="#dfeedd", zorder=0)
+        for i, night in enumerate(assessed.values()):
+            value = night.numbers.get(rule)
+            if value is None:
+                continue
+            x = float(np.clip((value - low) / span, -0.45, 1.45))
+            inside = limits.get("min", -np.inf) <= value <= limits.get("max", np.inf)
+            y = row + (i - (len(assessed) - 1) / 2) * 0.18
+            color = palette(i % 10)
+            ax.scatter(x, y, s=40, color=color if inside else "white", edgecolors=color, zorder=3)
+            ax.annotate(f"{value:.3g}", (x, y), xytext=(5, -3), textcoords="offset points", fontsize=7)
+    for i, name in enumerate(assessed):
+        ax.scatter([], [], color=palette(i % 10), label=name)
+    ax.set_yticks(range(len(PLAUSIBILITY_ROWS)), [label for _, label in PLAUSIBILITY_ROWS])
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_xticks([0, 1], ["lower bound", "upper bound"])
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=10)
+    if assessed:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(figure)
+
+
 def variant_name(row: dict[str, Any] | Any) -> str:
     tags = [t for t in row["tags"] if t != "prenight"]
     return f"{row['sim_creation_day_obs']} #{row['daily_id']}: {', '.join(tags) or 'untagged'}"
@@ -192,6 +255,7 @@ def build_briefing(
     """
     import pandas as pd
 
+    from .plausibility import assess_night
     from .readers import LATEST_TAGS, NoMatchingSimulationsError, select_latest
 
     night = parse_dayobs(day_obs)
@@ -206,6 +270,7 @@ def build_briefing(
         )
     visits = reader.visits(nominal, [night])
     counts: dict[str, dict[str, int]] = {}
+    assessed: dict[str, NightPlausibility] = {}
     for uuid, row in index.iterrows():
         try:
             variant_visits = reader.visits({**row.to_dict(), "visitseq_uuid": uuid}, [night])
@@ -213,6 +278,10 @@ def build_briefing(
             continue  # metadata only: no visits to count
         name = variant_name(row)
         counts[name] = variant_visits["band"].astype(str).value_counts().to_dict()
+        if len(variant_visits):
+            start = (row.get("sim_runner_kwargs") or {}).get("sim_start_mjd")
+            start = start if start is not None and start >= dayobs_mjd_start(night) else None
+            assessed[name] = assess_night(variant_visits, night, observing_start_mjd=start)
     all_bands = _ordered_bands({b for c in counts.values() for b in c})
     variant_counts = pd.DataFrame(
         [[counts[name].get(b, 0) for b in all_bands] for name in counts],
@@ -221,10 +290,13 @@ def build_briefing(
     )
     name = f"{nominal['sim_creation_day_obs']} #{nominal['daily_id']}"
     label = f"{telescope} {night}: {nominal['visitseq_label']} ({name})"
-    briefing = Briefing(night, telescope, nominal, visits, variant_counts)
+    briefing = Briefing(night, telescope, nominal, visits, variant_counts, assessed)
     briefing.figures = {
         "sky": sky_figure(visits, f"{label}\n{len(visits)} visits on the sky"),
         "night": night_figure(visits, f"{label}\nairmass and band over the night"),
         "variants": variants_figure(variant_counts, f"{telescope} {night}: visits per band in each variant"),
+        "plausibility": plausibility_figure(
+            assessed, f"{telescope} {night}: each variant against the baseline survey's ranges"
+        ),
     }
     return briefing

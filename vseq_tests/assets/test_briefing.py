@@ -23,7 +23,7 @@ from vseq_tests.resources.readers_support import record_sim
 
 NIGHT = "2026-04-11"
 NIGHTS = ("2026-04-11", "2026-04-12", "2026-04-13")
-FIGURES = ("sky", "night", "variants")
+FIGURES = ("sky", "night", "variants", "plausibility")
 
 
 def assert_real_image(png: bytes) -> None:
