@@ -210,7 +210,9 @@ class RestConsDBResource(ConsDBResource):
     token: str | None = Field(default=None, description="Bearer token: always give it as an EnvVar.")
     timeout: float = Field(default=60.0, description="Seconds per request.")
     retries: int = Field(default=3, description="Retries of a failed request, with exponential backoff.")
-    backoff: float = Field(default=2.0, description="Seconds before the first retry (doubling each time).")
+    backoff: float = Field(
+        default=2.0, description="Backoff (seconds): the first retry at once, then after 2x, 4x... this."
+    )
 
     def client(self) -> ConsDBClient:
         from .consdb.client import RestConsDBClient

@@ -2,14 +2,14 @@
 
 Both answer ``query(sql, params)`` with a pandas DataFrame, so the code that reads visits does
 not care which one it has. Parameters use SQLAlchemy's ``:name`` style; the REST service takes
-plain SQL text, so the REST client renders them as literals with PostgreSQL's own quoting.
+plain SQL text, so the REST client renders them as literals (`render_sql`, SQLAlchemy's
+PostgreSQL quoting). Transient HTTP failures are retried by urllib3's ``Retry`` under requests.
 Failures become vseq errors whose messages never contain the access token.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
@@ -17,9 +17,11 @@ from typing import Any
 import pandas as pd
 import requests
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from ..errors import ConfigurationError, InvalidInputError, VseqError
+from .query import render_sql
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +46,6 @@ class ConsDBAuthError(ConsDBError, ConfigurationError):
 
 class ConsDBQueryError(ConsDBError, InvalidInputError):
     """ConsDB rejected the query itself (syntax, unknown column, not allowed)."""
-
-
-class _TransientFailure(Exception):
-    """A failure worth retrying, with the server's requested wait (seconds) if it gave one."""
-
-    def __init__(self, reason: str, retry_after: float = 0.0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
 
 
 class ConsDBClient(ABC):
@@ -90,9 +83,11 @@ class SqlConsDBClient(ConsDBClient):
 class RestConsDBClient(ConsDBClient):
     """The ConsDB REST query service: ``POST {base_url}/query`` with ``{"query": sql}``.
 
-    Connection errors, timeouts and HTTP 429/5xx are retried ``retries`` times, waiting
-    ``backoff * 2**attempt`` seconds (or the server's ``Retry-After``, if longer, up to a minute), because the
-    service and the proxies in front of it do fail transiently. Other failures are raised at once.
+    Connection errors, timeouts and HTTP 429/5xx are retried ``retries`` times by urllib3's
+    ``Retry`` (the first retry at once, then after ``backoff * 2**k`` seconds, k = 1, 2, ...; or
+    after the server's ``Retry-After``, up to a minute), because the service and the proxies in
+    front of it do fail transiently. The queries only read, so retrying a POST is safe. Other
+    failures are raised at once.
     """
 
     def __init__(
@@ -110,7 +105,17 @@ class RestConsDBClient(ConsDBClient):
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        retry = Retry(
+            total=retries,
+            allowed_methods=frozenset({"POST"}),
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=backoff,
+            retry_after_max=MAX_RETRY_AFTER,
+            raise_on_status=False,  # the last answer is returned, and reported below
+        )
         self._session = requests.Session()
+        for prefix in ("http://", "https://"):
+            self._session.mount(prefix, HTTPAdapter(max_retries=retry))
 
     def __repr__(self) -> str:
         return f"RestConsDBClient({self.base_url!r}, token={'<set>' if self._token else None})"
@@ -124,28 +129,13 @@ class RestConsDBClient(ConsDBClient):
         headers = {"Accept": "application/json"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        attempt = 0
-        while True:
-            try:
-                return self._post(body, headers)
-            except _TransientFailure as failure:
-                if attempt >= self.retries:
-                    raise ConsDBUnavailableError(
-                        f"ConsDB at {self.query_url} failed {attempt + 1} times; last: {failure.reason}"
-                    ) from None
-                delay = max(self.backoff * 2**attempt, min(failure.retry_after, MAX_RETRY_AFTER))
-                log.warning("ConsDB query failed (%s); retrying in %.1f s", failure.reason, delay)
-                time.sleep(delay)
-                attempt += 1
-
-    def _post(self, body: dict[str, str], headers: dict[str, str]) -> pd.DataFrame:
-        """One request: the rows, or ``_TransientFailure`` for what is worth retrying."""
+        gave_up = f"ConsDB at {self.query_url} failed {self.retries + 1} times; last:"
         try:
             response = self._session.post(self.query_url, json=body, headers=headers, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as err:
-            raise _TransientFailure(f"{type(err).__name__}: {self._redact(_first_line(err))}") from None
+            raise ConsDBUnavailableError(f"{gave_up} {self._redact(_transport_failure(err))}") from None
         if response.status_code in RETRY_STATUSES:
-            raise _TransientFailure(f"HTTP {response.status_code}", _retry_after(response))
+            raise ConsDBUnavailableError(f"{gave_up} HTTP {response.status_code}")
         detail = self._redact(_error_detail(response))
         if response.status_code in (401, 403):
             raise ConsDBAuthError(
@@ -162,12 +152,6 @@ class RestConsDBClient(ConsDBClient):
         return text.replace(self._token, "<token>") if self._token else text
 
 
-def render_sql(sql: str, params: Mapping[str, Any]) -> str:
-    """``sql`` with ``:name`` parameters rendered as PostgreSQL literals (safely quoted)."""
-    statement = sa.text(sql).bindparams(**params)
-    return str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-
 def _frame_from_json(response: requests.Response, url: str) -> pd.DataFrame:
     try:
         payload = response.json()
@@ -176,9 +160,11 @@ def _frame_from_json(response: requests.Response, url: str) -> pd.DataFrame:
         raise ConsDBError(f"ConsDB at {url} answered something other than columns and data: {err}") from err
 
 
-def _retry_after(response: requests.Response) -> float:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else 0.0
+def _transport_failure(err: requests.RequestException) -> str:
+    """The last underlying failure (urllib3 wraps it in ``MaxRetryError`` once retries run out)."""
+    cause = err.args[0] if err.args else err
+    reason = getattr(cause, "reason", None) or cause
+    return f"{type(reason).__name__}: {_first_line(reason)}"
 
 
 def _error_detail(response: requests.Response) -> str:

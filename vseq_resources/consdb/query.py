@@ -2,15 +2,20 @@
 
 The text is stored with each completed visit sequence (``completed.query``), so it is built as a
 self-contained statement: the integer ``day_obs`` and any program names are rendered as literals
-(programs quoted the standard SQL way), and nothing depends on client-side parameters.
+(by SQLAlchemy's PostgreSQL compiler, `render_sql`), and nothing depends on client-side parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from ..dayobs import dayobs_int
+from ..errors import InvalidInputError
 from .instruments import check_instrument, quicklook_column
 
 #: ``visit1`` columns the conversion to the opsim schema reads.
@@ -54,11 +59,21 @@ QUICKLOOK_QUANTITIES: tuple[str, ...] = (
 )
 
 
-def sql_string_literal(value: str) -> str:
-    """A PostgreSQL string literal (standard_conforming_strings: only quotes need doubling)."""
-    if "\x00" in value:
-        raise ValueError("string literals cannot contain NUL characters")
-    return "'" + value.replace("'", "''") + "'"
+_LITERAL_DIALECT = postgresql.dialect(paramstyle="named")
+"""PostgreSQL as SQLAlchemy renders it, with a parameter style that leaves ``%`` alone (the
+default, psycopg2's ``pyformat``, doubles every ``%`` of the text for the driver, which a
+statement sent as plain text must not have)."""
+# SQLAlchemy learns whether backslashes are escapes from the server's standard_conforming_strings
+# when it connects, and has no public option for a dialect that never connects; until then it
+# doubles them. Every PostgreSQL since 9.1 (ConsDB's included) has the setting on, so a backslash
+# is an ordinary character in a literal and must stay single.
+_LITERAL_DIALECT._backslash_escapes = False
+
+
+def render_sql(sql: str, params: Mapping[str, Any]) -> str:
+    """``sql`` with ``:name`` parameters rendered as PostgreSQL literals (SQLAlchemy's quoting)."""
+    statement = sa.text(sql).bindparams(**params)
+    return str(statement.compile(dialect=_LITERAL_DIALECT, compile_kwargs={"literal_binds": True}))
 
 
 def night_visits_query(
@@ -83,14 +98,19 @@ def night_visits_query(
         "v.sky_rotation IS NOT NULL",
         "(v.band IS NOT NULL OR v.physical_filter IS NOT NULL)",
     ]
-    if science_programs:
-        tests = " OR ".join(f"v.science_program = {sql_string_literal(p)}" for p in science_programs)
-        conditions.append(f"({tests})")
+    programs = {}
+    for i, program in enumerate(science_programs):
+        if not isinstance(program, str) or "\x00" in program:
+            raise InvalidInputError(f"invalid science program {program!r}: expected text without NUL")
+        programs[f"program_{i}"] = program
+    if programs:
+        conditions.append("(" + " OR ".join(f"v.science_program = :{name}" for name in programs) + ")")
     where = "\n    AND ".join(conditions)
-    return (
+    return render_sql(
         f"SELECT {', '.join(columns)}\n"
         f"FROM {schema}.visit1 AS v\n"
         f"LEFT JOIN {schema}.visit1_quicklook AS q ON q.visit_id = v.visit_id\n"
         f"WHERE {where}\n"
-        "ORDER BY v.obs_start_mjd, v.seq_num"
+        "ORDER BY v.obs_start_mjd, v.seq_num",
+        programs,
     )

@@ -101,6 +101,14 @@ def test_rest_values_are_json_safe_and_parameters_rendered(rest_base_url: str) -
     assert frame.iloc[0].to_dict() == {"nan": None, "label": "it's", "exposure_name": "MC_O_20251016_000001"}
 
 
+def test_rest_parameters_reach_the_server_as_given(rest_base_url: str) -> None:
+    """Rendered literals are PostgreSQL's, not a driver's: a ``%`` stays one ``%`` (psycopg2's
+    parameter style would double it, changing the value the server sees)."""
+    value = "50% of it's \\ done"
+    frame = fast_client(rest_base_url).query("SELECT :v AS v, length(:v) AS n", {"v": value})
+    assert frame.iloc[0].to_dict() == {"v": value, "n": len(value)}
+
+
 @pytest.mark.parametrize(
     "sql",
     [

@@ -37,6 +37,13 @@ def test_program_filters_are_parenthesised_and_quoted() -> None:
     assert "AND (v.science_program = 'BLOCK-365' OR v.science_program = 'it''s')" in sql
 
 
+def test_program_literals_keep_percent_signs_and_refuse_nul() -> None:
+    sql = night_visits_query("lsstcam", "2025-10-16", ["100% survey", "a\\b"])
+    assert "(v.science_program = '100% survey' OR v.science_program = 'a\\b')" in sql
+    with pytest.raises(InvalidInputError, match="invalid science program"):
+        night_visits_query("lsstcam", "2025-10-16", ["nul\x00byte"])
+
+
 def test_unknown_instrument_is_refused_before_reaching_sql() -> None:
     with pytest.raises(InvalidInputError, match="unknown ConsDB instrument"):
         night_visits_query("lsstcam; DROP TABLE x", "2025-10-16")
