@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
-from vseq_resources.config import TELESCOPES
+from vseq_resources.config import TELESCOPES, ScheduleSettings, Settings
 
 from .checks import completed_checks
 from .completed import completed_sequence_assets
@@ -20,27 +20,27 @@ from .resources import build_resources
 from .schedules import completed_job, completed_schedule, prenight_job, prenight_schedule
 
 
-def telescope_definitions(telescope: str) -> Definitions:
-    """Everything of one telescope."""
+def telescope_definitions(telescope: str, schedule: ScheduleSettings) -> Definitions:
+    """Everything of one telescope's completed nights."""
     job = completed_job(telescope)
     return Definitions(
         assets=[consdb_visits_asset(telescope), completed_sequence_assets(telescope)],
         asset_checks=completed_checks(telescope),
         jobs=[job],
-        schedules=[completed_schedule(job)],
+        schedules=[completed_schedule(job, schedule)],
     )
 
 
-def prenight_definitions(telescope: str) -> Definitions:
+def prenight_definitions(telescope: str, schedule: ScheduleSettings | None = None) -> Definitions:
     """The pre-night simulations of one telescope, their index snapshots and briefing, their
-    checks, job and schedule."""
+    checks, job and schedule (``schedule`` default: read from the environment)."""
     job = prenight_job(telescope)
     return Definitions.merge(
         Definitions(
             assets=[prenight_simulation_assets(telescope)],
             asset_checks=prenight_checks(telescope),
             jobs=[job],
-            schedules=[prenight_schedule(job)],
+            schedules=[prenight_schedule(job, schedule or ScheduleSettings.from_env())],
         ),
         prenight_reader_definitions(telescope),
     )
@@ -59,12 +59,15 @@ the assets, steps, checks, retries and pools are the same, and runs (schedules, 
 two telescopes) still run in parallel, each in its own process, up to the instance's limits."""
 
 
-def build_definitions() -> Definitions:
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """Everything, for ``settings`` (default: the environment, read once now: a bad value fails
+    the loading with one line naming the variable)."""
+    settings = settings or Settings.from_env()
     return Definitions.merge(
-        *(telescope_definitions(telescope) for telescope in TELESCOPES),
-        *(prenight_definitions(telescope) for telescope in TELESCOPES),
+        *(telescope_definitions(telescope, settings.schedule) for telescope in TELESCOPES),
+        *(prenight_definitions(telescope, settings.schedule) for telescope in TELESCOPES),
         Definitions(asset_checks=plausibility_checks()),
-        Definitions(resources=build_resources(), executor=EXECUTOR),
+        Definitions(resources=build_resources(settings), executor=EXECUTOR),
     )
 
 

@@ -36,12 +36,11 @@ from typing import Any
 
 import click
 
-from vseq_resources.config import TELESCOPES, ArchiveSettings
+from vseq_resources.config import DAGSTER_PG_URL_ENV, TELESCOPES, Settings
 from vseq_resources.consdb.demo import AUXTEL_HOURS
 from vseq_resources.dayobs import parse_dayobs, today_dayobs
 from vseq_resources.nightly_summary import NightResult, PrenightResult, completed_summary, prenight_summary
 
-DAGSTER_PG_URL_ENV = "VSEQ_DAGSTER_PG_URL"
 DAGSTER_DATABASE = "dagster"
 
 
@@ -87,22 +86,21 @@ def prepare_dagster_home(state_dir: Path) -> Path:
     return home
 
 
-def dagster_storage_url(settings: ArchiveSettings) -> str:
+def dagster_storage_url(settings: Settings) -> str:
     """``$VSEQ_DAGSTER_PG_URL``, else database ``dagster`` of the embedded server (created if needed)."""
-    configured = os.environ.get(DAGSTER_PG_URL_ENV)
-    if configured:
-        return configured
+    if settings.dagster.storage_url:
+        return settings.dagster.storage_url
     from vseq_resources.embedded import embedded_database_url, ensure_database
 
-    return ensure_database(embedded_database_url(settings.state_dir), DAGSTER_DATABASE)
+    return ensure_database(embedded_database_url(settings.archive.state_dir), DAGSTER_DATABASE)
 
 
 def keep_storage_connections(instance: Any) -> None:
     """Let the instance's storages keep their PostgreSQL connections for the whole command.
 
     dagster-postgres opens and closes a connection for every storage call by default (``NullPool``,
-    so that many short-lived processes hold none): about a thousand connections for the four runs
-    of a night, 1-1.5 s of each run's wall time here (a new server process per connection). This
+    so that many short-lived processes hold none): hundreds of connections for the runs of a night,
+    each a new server process (the cost is in ``docs/benchmarks.md``, "Nightly pipeline"). This
     command runs everything in one process, so it keeps a small pool instead, as the Dagster
     webserver does (``optimize_for_webserver``; no statement timeout). Storages without the
     method (or without a pool to tune) are left as they are.
@@ -110,15 +108,6 @@ def keep_storage_connections(instance: Any) -> None:
     optimize = getattr(instance, "optimize_for_webserver", None)
     if optimize is not None:
         optimize(statement_timeout=0, pool_recycle=3600, max_overflow=10)
-
-
-# -- the local ConsDB -------------------------------------------------------------------------
-
-
-def consdb_is_configured() -> bool:
-    from vseq_resources.dagster_resources import CONSDB_REST_URL_ENV, CONSDB_URL_ENV
-
-    return bool(os.environ.get(CONSDB_URL_ENV) or os.environ.get(CONSDB_REST_URL_ENV))
 
 
 # -- materializing ----------------------------------------------------------------------------
@@ -135,14 +124,14 @@ def execute_partition(job: Any, night: dt.date, instance: Any) -> Any:
     )
 
 
-def materialize_night(telescope: str, night: dt.date, instance: Any) -> NightResult:
+def materialize_night(telescope: str, night: dt.date, instance: Any, settings: Settings) -> NightResult:
     """Run the telescope's completed-night job (as its schedule would) for one partition."""
     from dagster import AssetKey
 
     from vseq_assets.definitions import build_definitions
 
-    # Built now, not at import: the resources follow the environment this command has set up.
-    job = build_definitions().resolve_job_def(f"{telescope}_completed_night")
+    # Built now, not at import: the resources follow the settings this command has set up.
+    job = build_definitions(settings).resolve_job_def(f"{telescope}_completed_night")
     result = execute_partition(job, night, instance)
     metadata: dict[str, Any] = {}
     key = AssetKey([telescope, "completed_visits"])
@@ -158,6 +147,9 @@ def materialize_night(telescope: str, night: dt.date, instance: Any) -> NightRes
 
 
 def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
+    """The shell command that opens the Dagster UI on this instance, with the variables this
+    command set or was given (all checked by :class:`~vseq_resources.config.Settings`: no
+    password can be among them)."""
     env = {
         "DAGSTER_HOME": str(dagster_home),
         DAGSTER_PG_URL_ENV: storage_url,
@@ -191,30 +183,31 @@ def materialize_prenight(
     night: dt.date,
     instance: Any,
     variants: Sequence[str],
-    state_dir: Path,
+    settings: Settings,
     hours: float | None = None,
     *,
     nights: int = 1,
 ) -> PrenightResult:
     """Run the telescope's pre-night job for ``night``: ``nights`` full nights (AuxTel: their
-    first hours)."""
+    first hours) of ``variants``, with the configured scheduler and look-back."""
+    import dataclasses
+
     from dagster import AssetKey, Definitions
 
     from vseq_assets.definitions import prenight_definitions
     from vseq_assets.resources import build_resources
-    from vseq_resources.dagster_resources import PrenightSimulationResource, prenight_resource_from_env
+    from vseq_resources.dagster_resources import prenight_resource
 
-    configured = prenight_resource_from_env()
-    prenight = PrenightSimulationResource(
-        scheduler=configured.scheduler,
+    plan = dataclasses.replace(
+        settings.prenight,
         nights=nights,
-        variants=list(variants),
+        variants=tuple(variants),
         duration_hours=hours if hours is not None else (AUXTEL_HOURS if telescope == "auxtel" else None),
-        lookback_nights=configured.lookback_nights,
-        site_data_dir=str(state_dir / "site_data"),
+        site_data_dir=str(settings.archive.state_dir / "site_data"),
     )
+    resources = {**build_resources(settings), "prenight": prenight_resource(plan)}
     defs = Definitions.merge(
-        prenight_definitions(telescope), Definitions(resources={**build_resources(), "prenight": prenight})
+        prenight_definitions(telescope, settings.schedule), Definitions(resources=resources)
     )
     # sim_runner prints its progress on stdout, which is for the results here.
     with contextlib.redirect_stdout(sys.stderr):
@@ -325,17 +318,23 @@ def run(
     prenight_nights: int = 1,
     prenight_hours: float | None = None,
 ) -> list[NightResult]:
-    from vseq_assets.partitions import is_complete, partitions_start
+    """Run the nightly pipeline for ``night`` (see the module docstring); exits 1 if a run failed.
 
+    The settings are read once, first: a bad variable fails here, before anything starts.
+    """
+    from vseq_assets.partitions import is_complete
+
+    all_settings = Settings.from_env()
+    first = all_settings.schedule.partitions_start
     if not is_complete(night.isoformat()):
         raise click.ClickException(
             f"dayobs {night} has not ended yet (it ends at {night + dt.timedelta(days=1)} 12:00 UTC)"
         )
-    if night < partitions_start():
+    if night < first:
         raise click.ClickException(
-            f"dayobs {night} is before the first partition {partitions_start()} (set VSEQ_PARTITIONS_START)"
+            f"dayobs {night} is before the first partition {first} (set VSEQ_PARTITIONS_START)"
         )
-    settings = ArchiveSettings.from_env()
+    settings = all_settings.archive
     state_dir = settings.state_dir
     progress = Progress(total=5 if prenight_variants else 4)
     click.echo(
@@ -343,7 +342,7 @@ def run(
     )
 
     with progress.step("Databases (embedded PostgreSQL unless configured)"):
-        storage_url = dagster_storage_url(settings)
+        storage_url = dagster_storage_url(all_settings)
         if settings.uses_embedded_database:
             progress.note(f"embedded server in {state_dir / 'pgdata'}")
         from vseq_resources.archive import VisitSequenceArchive
@@ -352,7 +351,7 @@ def run(
         progress.note(f"archive: schema {settings.schema!r}, store {settings.store_uri}")
 
     with progress.step("ConsDB"):
-        if consdb_is_configured():
+        if all_settings.consdb.kind != "local":
             progress.note("using the configured ConsDB; nothing is simulated")
         else:
             wanted = [night - dt.timedelta(days=i) for i in range(n_nights - 1, -1, -1)]
@@ -374,7 +373,7 @@ def run(
     with progress.step(f"Materializing dayobs {night}"):
         for telescope in telescopes:
             progress.note(f"{telescope}: consdb_visits -> completed_visits + completed_metadata, with checks")
-            results.append(materialize_night(telescope, night, instance))
+            results.append(materialize_night(telescope, night, instance, all_settings))
 
     prenight_results: list[PrenightResult] = []
     if prenight_variants:
@@ -393,7 +392,7 @@ def run(
                         following,
                         instance,
                         prenight_variants,
-                        state_dir,
+                        all_settings,
                         prenight_hours,
                         nights=prenight_nights,
                     )

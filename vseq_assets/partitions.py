@@ -12,26 +12,23 @@ Two definitions share start date and zone and differ only in ``end_offset``:
   exists during the day, for the afternoon's pre-night simulations.
 
 The first partition is ``$VSEQ_PARTITIONS_START`` (``YYYY-MM-DD`` or ``YYYYMMDD``), by default
-:data:`DEFAULT_PARTITIONS_START` (LSSTCam's first photon). The value is read when the definitions
-are loaded.
+LSSTCam's first photon (:class:`vseq_resources.config.ScheduleSettings`). The value is read when
+the definitions are loaded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from dagster import DailyPartitionsDefinition, TimeWindowPartitionMapping
 
+from vseq_resources.config import ScheduleSettings
 from vseq_resources.dayobs import DAYOBS_TIMEZONE, dayobs_end, parse_dayobs
-
-PARTITIONS_START_ENV = "VSEQ_PARTITIONS_START"
-DEFAULT_PARTITIONS_START = "2025-04-15"
 
 
 def partitions_start() -> dt.date:
     """The first dayobs partition, from ``$VSEQ_PARTITIONS_START`` or the default."""
-    return parse_dayobs(os.environ.get(PARTITIONS_START_ENV) or DEFAULT_PARTITIONS_START)
+    return ScheduleSettings.from_env().partitions_start
 
 
 def dayobs_partitions(end_offset: int = 0, start: dt.date | str | None = None) -> DailyPartitionsDefinition:

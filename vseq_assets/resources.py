@@ -1,14 +1,16 @@
-"""The resources the definitions bind, chosen by the environment of the process that loads them.
+"""The resources the definitions bind, built from the settings of the process that loads them.
 
-- ``archive``: :class:`ArchiveResource`, configured like the CLI (``VSEQ_DATABASE_URL`` or
-  ``VSARCHIVE_PG*``, ``VSARCHIVE_PGSCHEMA``, ``VSEQ_ARCHIVE_URI``, ``VSEQ_STATE_DIR``), read in the
-  process running each step; nothing set means the embedded server and a local store.
-- ``consdb``: REST (``VSEQ_CONSDB_REST_URL`` + ``VSEQ_CONSDB_TOKEN``), SQL (``VSEQ_CONSDB_URL``,
-  optional ``VSEQ_CONSDB_PASSWORD``), else the local ConsDB; see
-  :func:`~vseq_resources.dagster_resources.consdb_resource_from_env`.
-- ``prenight``: :class:`~vseq_resources.dagster_resources.PrenightSimulationResource`, the
-  scheduler configuration and the nights/variants to simulate (``VSEQ_PRENIGHT_SCHEDULER``,
-  ``VSEQ_PRENIGHT_NIGHTS``, ``VSEQ_PRENIGHT_VARIANTS``, ``VSEQ_PRENIGHT_LOOKBACK_NIGHTS``).
+Every value comes from :class:`vseq_resources.config.Settings` (the environment, read once) and
+is set on the resource's fields, so the Dagster UI shows what a run uses; secrets are bound as
+``EnvVar`` and read only when a step runs.
+
+- ``archive``: :class:`~vseq_resources.dagster_resources.ArchiveResource` (the archive the CLI
+  would open: ``VSEQ_DATABASE_URL`` or ``VSARCHIVE_PG*``, ``VSARCHIVE_PGSCHEMA``,
+  ``VSEQ_ARCHIVE_URI``, ``VSEQ_PRENIGHT_INDEX_URI``, ``VSEQ_STATE_DIR``).
+- ``consdb``: REST, SQL or the local demo ConsDB
+  (:func:`~vseq_resources.dagster_resources.consdb_resource`).
+- ``prenight``: :class:`~vseq_resources.dagster_resources.PrenightSimulationResource`
+  (``VSEQ_PRENIGHT_*``).
 - ``io_manager`` (the ``consdb_visits`` tables passed between steps): Dagster's default, pickles
   under ``$DAGSTER_HOME/storage``, unless ``VSEQ_IO_S3_BUCKET`` (+ ``VSEQ_IO_S3_PREFIX``) asks for
   S3, which a distributed run launcher needs (each run in its own container).
@@ -16,34 +18,26 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
-from vseq_resources.dagster_resources import (
-    ArchiveResource,
-    consdb_resource_from_env,
-    prenight_resource_from_env,
-)
-
-IO_S3_BUCKET_ENV = "VSEQ_IO_S3_BUCKET"
-IO_S3_PREFIX_ENV = "VSEQ_IO_S3_PREFIX"
+from vseq_resources.config import Settings
+from vseq_resources.dagster_resources import ArchiveResource, consdb_resource, prenight_resource
 
 
-def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    env = os.environ if environ is None else environ
+def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """The resources of ``settings`` (default: read from the environment now)."""
+    settings = settings or Settings.from_env()
     resources: dict[str, Any] = {
-        "archive": ArchiveResource(),
-        "consdb": consdb_resource_from_env(env),
-        "prenight": prenight_resource_from_env(env),
+        "archive": ArchiveResource.from_settings(settings.archive),
+        "consdb": consdb_resource(settings.consdb, settings.archive.state_dir),
+        "prenight": prenight_resource(settings.prenight),
     }
-    bucket = env.get(IO_S3_BUCKET_ENV)
-    if bucket:
+    if settings.dagster.io_s3_bucket:
         from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
         resources["io_manager"] = S3PickleIOManager(
-            s3_resource=S3Resource(endpoint_url=env.get("S3_ENDPOINT_URL") or None),
-            s3_bucket=bucket,
-            s3_prefix=env.get(IO_S3_PREFIX_ENV) or "vseq-dagster-io",
+            s3_resource=S3Resource(endpoint_url=settings.dagster.s3_endpoint_url),
+            s3_bucket=settings.dagster.io_s3_bucket,
+            s3_prefix=settings.dagster.io_s3_prefix,
         )
     return resources

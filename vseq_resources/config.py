@@ -1,15 +1,32 @@
-"""Where the archive lives: settings read from the environment, with embedded defaults.
+"""vseq's settings: every environment variable is read here, once, into typed frozen objects.
+
+:meth:`Settings.from_env` reads the whole environment (archive, ConsDB, pre-night simulations,
+schedules, Dagster); each section also reads itself alone (:meth:`ArchiveSettings.from_env` is
+what the CLI and the Python API use). A bad value raises one :class:`ConfigurationError` naming the
+variable and the fix, when the settings are read (the CLI's first use of the archive, the loading
+of the Dagster definitions, the start of ``vseq-nightly``), never later in a run.
 
 With nothing configured, vseq runs on an embedded PostgreSQL server and a ``file://`` store, both
-under one local state directory. Real deployments set the production variables
-(``VSARCHIVE_PG*``, as the reference archive reads them) or a database URL, and a store URI.
-Passwords never pass through here: libpq reads ``PGPASSWORD`` or ``~/.pgpass`` itself.
+under one local state directory. Real deployments set the production variables (``VSARCHIVE_PG*``,
+as the reference archive reads them) or ``VSEQ_DATABASE_URL`` (not both: that is an error, since
+the two could name different databases), and a store URI.
+
+Secrets never pass through here: database passwords come from libpq (``PGPASSWORD``,
+``~/.pgpass``), so a URL carrying one (``user:pw@`` or ``?password=``) is refused without echoing
+it; the ConsDB token and password stay in the environment, and only whether they are set is
+recorded (Dagster reads them itself through ``EnvVar``).
+
+Plain dataclasses rather than pydantic: the CLI reads these settings on every command, and
+importing pydantic would add about a quarter of a metadata-only command's start-up time
+(``docs/benchmarks.md``, "CLI start-up").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,15 +34,124 @@ from .errors import ConfigurationError
 
 DEFAULT_SCHEMA = "vsmd"
 TELESCOPES = ("simonyi", "auxtel")
+DEFAULT_SCHEDULER_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
+
+# The variables, by section. Each is read only in this module.
+DATABASE_URL_ENV = "VSEQ_DATABASE_URL"
+PG_PART_ENVS = ("VSARCHIVE_PGHOST", "VSARCHIVE_PGPORT", "VSARCHIVE_PGDATABASE", "VSARCHIVE_PGUSER")
+SCHEMA_ENV = "VSARCHIVE_PGSCHEMA"
+ARCHIVE_URI_ENV = "VSEQ_ARCHIVE_URI"
+INDEX_URI_ENV = "VSEQ_PRENIGHT_INDEX_URI"
+STATE_DIR_ENV = "VSEQ_STATE_DIR"
+
+CONSDB_REST_URL_ENV = "VSEQ_CONSDB_REST_URL"
+CONSDB_TOKEN_ENV = "VSEQ_CONSDB_TOKEN"
+CONSDB_URL_ENV = "VSEQ_CONSDB_URL"
+CONSDB_PASSWORD_ENV = "VSEQ_CONSDB_PASSWORD"
+
+PRENIGHT_SCHEDULER_ENV = "VSEQ_PRENIGHT_SCHEDULER"
+PRENIGHT_NIGHTS_ENV = "VSEQ_PRENIGHT_NIGHTS"
+PRENIGHT_VARIANTS_ENV = "VSEQ_PRENIGHT_VARIANTS"
+PRENIGHT_LOOKBACK_ENV = "VSEQ_PRENIGHT_LOOKBACK_NIGHTS"
+
+PARTITIONS_START_ENV = "VSEQ_PARTITIONS_START"
+COMPLETED_SCHEDULE_TIME_ENV = "VSEQ_COMPLETED_SCHEDULE_TIME"
+PRENIGHT_SCHEDULE_TIME_ENV = "VSEQ_PRENIGHT_SCHEDULE_TIME"
+SCHEDULES_RUNNING_ENV = "VSEQ_SCHEDULES_RUNNING"
+
+DAGSTER_PG_URL_ENV = "VSEQ_DAGSTER_PG_URL"
+IO_S3_BUCKET_ENV = "VSEQ_IO_S3_BUCKET"
+IO_S3_PREFIX_ENV = "VSEQ_IO_S3_PREFIX"
+S3_ENDPOINT_URL_ENV = "S3_ENDPOINT_URL"
+
+DEFAULT_PARTITIONS_START = "2025-04-15"
+"""LSSTCam's first photon: the first dayobs partition unless ``VSEQ_PARTITIONS_START`` says otherwise."""
+DEFAULT_COMPLETED_SCHEDULE_TIME = "00:30"
+"""Dayobs time (``Etc/GMT+12``): 12:30 UTC, half an hour after the night ends, for ConsDB to ingest."""
+DEFAULT_PRENIGHT_SCHEDULE_TIME = "06:00"
+"""Dayobs time: 18:00 UTC, afternoon in Chile, after the completed night and before sunset."""
+DEFAULT_IO_S3_PREFIX = "vseq-dagster-io"
+MAX_PRENIGHT_NIGHTS = 14
 
 
-def default_state_dir() -> Path:
+# -- reading one variable ------------------------------------------------------------------------
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value; unset and empty are the same (an empty value never means anything)."""
+    value = env.get(name)
+    return value if value else None
+
+
+def _integer(env: Mapping[str, str], name: str, low: int, high: int | None = None) -> int | None:
+    text = _value(env, name)
+    if text is None:
+        return None
+    bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+    try:
+        number = int(text.strip())
+    except ValueError:
+        number = None
+    if number is None or number < low or (high is not None and number > high):
+        raise ConfigurationError(f"{name}={text!r} is not a whole number {bound}: fix it or unset it")
+    return number
+
+
+def _hour_minute(env: Mapping[str, str], name: str, default: str) -> tuple[int, int]:
+    text = _value(env, name) or default
+    try:
+        hour, minute = (int(part) for part in text.split(":"))
+    except ValueError:
+        hour = minute = -1
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ConfigurationError(f"{name}={text!r} is not a time of day: use HH:MM (e.g. {default})")
+    return hour, minute
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = (_value(env, name) or "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name}={text!r} is not a yes/no value: use 1 or 0")
+
+
+def _dayobs(env: Mapping[str, str], name: str, default: str) -> dt.date:
+    from .dayobs import parse_dayobs
+
+    text = _value(env, name) or default
+    try:
+        return parse_dayobs(text)
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a dayobs: use YYYY-MM-DD or YYYYMMDD") from None
+
+
+def check_url_without_password(url: str, name: str) -> str:
+    """Refuse a database URL that is not one, or that carries a password (in ``user:pw@`` or a
+    ``password`` query parameter); neither the URL nor the password is echoed. Returns ``url``."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise ConfigurationError(
+            f"{name} is not a database URL: use postgresql+psycopg2://user@host:port/database"
+        ) from None
+    if parsed.password is not None or any(key.lower() == "password" for key in parsed.query):
+        raise ConfigurationError(
+            f"{name} must not carry a password: remove it from the URL and use PGPASSWORD or ~/.pgpass"
+        )
+    return url
+
+
+def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """The local state directory: ``$VSEQ_STATE_DIR`` or ``/var/tmp/vseq-<user>``.
 
     Not under the home directory: the embedded PostgreSQL server opens the permissions of every
     parent of its data directory, which must not happen to ``/root``.
     """
-    explicit = os.environ.get("VSEQ_STATE_DIR")
+    explicit = _value(os.environ if environ is None else environ, STATE_DIR_ENV)
     if explicit:
         return Path(explicit).expanduser().resolve()
     return Path("/var/tmp") / f"vseq-{getpass.getuser()}"
@@ -33,6 +159,9 @@ def default_state_dir() -> Path:
 
 def _as_dir_uri(uri: str) -> str:
     return uri if uri.endswith("/") else uri + "/"
+
+
+# -- the archive ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -63,6 +192,7 @@ class ArchiveSettings:
     @classmethod
     def from_env(
         cls,
+        environ: Mapping[str, str] | None = None,
         *,
         database: str | None = None,
         host: str | None = None,
@@ -70,39 +200,47 @@ class ArchiveSettings:
         schema: str | None = None,
         archive_uri: str | None = None,
     ) -> ArchiveSettings:
-        """Settings from explicit values, then the environment, then the embedded defaults.
+        """Settings from explicit values (the CLI's options), then the environment, then the
+        embedded defaults.
 
-        Environment: ``VSEQ_DATABASE_URL`` or ``VSARCHIVE_PGHOST``/``PGDATABASE``/``PGPORT``/
-        ``PGUSER``; ``VSARCHIVE_PGSCHEMA``; ``VSEQ_ARCHIVE_URI``; ``VSEQ_PRENIGHT_INDEX_URI``;
+        The database: the explicit ``database``/``host``/``user`` with the other ``VSARCHIVE_PG*``
+        parts; else ``VSARCHIVE_PG*``; else ``VSEQ_DATABASE_URL``; else the embedded server.
+        ``VSARCHIVE_PG*`` and ``VSEQ_DATABASE_URL`` both set is an error (they could name two
+        databases). Also ``VSARCHIVE_PGSCHEMA``, ``VSEQ_ARCHIVE_URI``, ``VSEQ_PRENIGHT_INDEX_URI``,
         ``VSEQ_STATE_DIR``.
         """
-        env = os.environ
-        url = env.get("VSEQ_DATABASE_URL") or None
-        host = host or env.get("VSARCHIVE_PGHOST")
-        database = database or env.get("VSARCHIVE_PGDATABASE")
-        user = user or env.get("VSARCHIVE_PGUSER")
-        port = env.get("VSARCHIVE_PGPORT")
-        if host or database or user or port:
-            url = postgres_url(host=host, port=port, database=database, user=user)
-        elif url is not None and "@" in url.split("//", 1)[-1].split("/", 1)[0]:
-            userinfo = url.split("//", 1)[-1].split("@", 1)[0]
-            if ":" in userinfo:
-                raise ConfigurationError(
-                    "VSEQ_DATABASE_URL must not carry a password: use PGPASSWORD or ~/.pgpass"
-                )
-        schema = schema or env.get("VSARCHIVE_PGSCHEMA") or DEFAULT_SCHEMA
+        env = os.environ if environ is None else environ
+        parts = {name: _value(env, name) for name in PG_PART_ENVS}
+        url = _value(env, DATABASE_URL_ENV)
+        explicit = database or host or user
+        if any(parts.values()) and url is not None and not explicit:
+            given = ", ".join(name for name, value in parts.items() if value)
+            raise ConfigurationError(
+                f"{DATABASE_URL_ENV} and {given} are both set: unset one of them "
+                f"(VSARCHIVE_PG* as production sets them, or {DATABASE_URL_ENV})"
+            )
+        port = _integer(env, "VSARCHIVE_PGPORT", 1, 65535)
+        if explicit or any(parts.values()):
+            url = postgres_url(
+                host=host or parts["VSARCHIVE_PGHOST"],
+                port=port,
+                database=database or parts["VSARCHIVE_PGDATABASE"],
+                user=user or parts["VSARCHIVE_PGUSER"],
+            )
+        elif url is not None:
+            check_url_without_password(url, DATABASE_URL_ENV)
+        schema = schema or _value(env, SCHEMA_ENV) or DEFAULT_SCHEMA
         validate_schema_name(schema)
         return cls(
             database_url=url,
             schema=schema,
-            archive_uri=archive_uri or env.get("VSEQ_ARCHIVE_URI") or None,
-            prenight_index_uri=env.get("VSEQ_PRENIGHT_INDEX_URI") or None,
+            archive_uri=archive_uri or _value(env, ARCHIVE_URI_ENV),
+            prenight_index_uri=_value(env, INDEX_URI_ENV),
+            state_dir=default_state_dir(env),
         )
 
 
-def postgres_url(
-    *, host: str | None, port: str | int | None, database: str | None, user: str | None
-) -> str:
+def postgres_url(*, host: str | None, port: str | int | None, database: str | None, user: str | None) -> str:
     """A psycopg2 SQLAlchemy URL from libpq-style parts (no password: libpq finds it)."""
     if port is not None and not str(port).isdigit():
         raise ConfigurationError(f"VSARCHIVE_PGPORT must be a number, not {port!r}")
@@ -119,7 +257,44 @@ def validate_schema_name(schema: str) -> str:
     return schema
 
 
-DEFAULT_SCHEDULER_CONFIG = "vseq_resources.simulation.default_config:get_scheduler"
+# -- the ConsDB ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsDBSettings:
+    """Where completed visits come from: the REST service, direct SQL, else the local demo ConsDB.
+
+    The token and password are not held here: only whether their variables are set, so that the
+    Dagster resource can read them itself when a step runs (``EnvVar``).
+    """
+
+    rest_url: str | None = None
+    token_set: bool = False
+    url: str | None = None
+    password_set: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``rest`` (wins when both are set), ``sql`` or ``local``."""
+        return "rest" if self.rest_url else "sql" if self.url else "local"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsDBSettings:
+        """``VSEQ_CONSDB_REST_URL`` (+ ``VSEQ_CONSDB_TOKEN``), ``VSEQ_CONSDB_URL`` (+
+        ``VSEQ_CONSDB_PASSWORD``)."""
+        env = os.environ if environ is None else environ
+        url = _value(env, CONSDB_URL_ENV)
+        if url is not None:
+            check_url_without_password(url, CONSDB_URL_ENV)
+        return cls(
+            rest_url=_value(env, CONSDB_REST_URL_ENV),
+            token_set=_value(env, CONSDB_TOKEN_ENV) is not None,
+            url=url,
+            password_set=_value(env, CONSDB_PASSWORD_ENV) is not None,
+        )
+
+
+# -- pre-night simulations -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -140,6 +315,21 @@ class PrenightSettings:
     record_mixed: bool = True
     site_data_dir: str | None = None
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> PrenightSettings:
+        """``VSEQ_PRENIGHT_SCHEDULER``, ``_NIGHTS`` (1-14), ``_VARIANTS`` (names separated by
+        spaces or commas; an unknown name fails the step that runs it, since checking it here
+        would import rubin_scheduler wherever settings are read), ``_LOOKBACK_NIGHTS``."""
+        env = os.environ if environ is None else environ
+        variants_text = _value(env, PRENIGHT_VARIANTS_ENV)
+        variants = tuple(v for v in (variants_text or "").replace(",", " ").split() if v) or None
+        return cls(
+            scheduler=_value(env, PRENIGHT_SCHEDULER_ENV) or DEFAULT_SCHEDULER_CONFIG,
+            nights=_integer(env, PRENIGHT_NIGHTS_ENV, 1, MAX_PRENIGHT_NIGHTS) or 3,
+            variants=variants,
+            lookback_nights=_integer(env, PRENIGHT_LOOKBACK_ENV, 1),
+        )
+
     def variant_list(self) -> list:
         """The :class:`~vseq_resources.simulation.SimulationVariant` objects to run."""
         from .simulation.variants import DEFAULT_VARIANTS, variant_by_name
@@ -151,3 +341,83 @@ class PrenightSettings:
     def site_data_path(self, state_dir: Path) -> Path:
         """Where prepared site data are cached: ``site_data_dir``, else ``<state dir>/site_data``."""
         return Path(self.site_data_dir).expanduser() if self.site_data_dir else state_dir / "site_data"
+
+
+# -- partitions and schedules --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """The first dayobs partition and when the daily schedules tick (hour, minute in dayobs time)."""
+
+    partitions_start: dt.date = dt.date.fromisoformat(DEFAULT_PARTITIONS_START)
+    completed_time: tuple[int, int] = (0, 30)
+    prenight_time: tuple[int, int] = (6, 0)
+    running: bool = False
+    """Whether schedules start running when first loaded (else stopped until turned on)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ScheduleSettings:
+        """``VSEQ_PARTITIONS_START``, ``VSEQ_COMPLETED_SCHEDULE_TIME``,
+        ``VSEQ_PRENIGHT_SCHEDULE_TIME``, ``VSEQ_SCHEDULES_RUNNING``."""
+        env = os.environ if environ is None else environ
+        return cls(
+            partitions_start=_dayobs(env, PARTITIONS_START_ENV, DEFAULT_PARTITIONS_START),
+            completed_time=_hour_minute(env, COMPLETED_SCHEDULE_TIME_ENV, DEFAULT_COMPLETED_SCHEDULE_TIME),
+            prenight_time=_hour_minute(env, PRENIGHT_SCHEDULE_TIME_ENV, DEFAULT_PRENIGHT_SCHEDULE_TIME),
+            running=_flag(env, SCHEDULES_RUNNING_ENV),
+        )
+
+
+# -- Dagster's own storage -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DagsterSettings:
+    """Dagster's storage URL (read by ``dagster.yaml``) and where steps pass tables (S3 or disk)."""
+
+    storage_url: str | None = None
+    io_s3_bucket: str | None = None
+    io_s3_prefix: str = DEFAULT_IO_S3_PREFIX
+    s3_endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DagsterSettings:
+        """``VSEQ_DAGSTER_PG_URL`` (no password in it), ``VSEQ_IO_S3_BUCKET``,
+        ``VSEQ_IO_S3_PREFIX``, ``S3_ENDPOINT_URL``."""
+        env = os.environ if environ is None else environ
+        storage_url = _value(env, DAGSTER_PG_URL_ENV)
+        if storage_url is not None:
+            check_url_without_password(storage_url, DAGSTER_PG_URL_ENV)
+        return cls(
+            storage_url=storage_url,
+            io_s3_bucket=_value(env, IO_S3_BUCKET_ENV),
+            io_s3_prefix=_value(env, IO_S3_PREFIX_ENV) or DEFAULT_IO_S3_PREFIX,
+            s3_endpoint_url=_value(env, S3_ENDPOINT_URL_ENV),
+        )
+
+
+# -- everything ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every vseq setting, read from the environment at once."""
+
+    archive: ArchiveSettings
+    consdb: ConsDBSettings
+    prenight: PrenightSettings
+    schedule: ScheduleSettings
+    dagster: DagsterSettings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """All sections; the first bad value raises its :class:`ConfigurationError`."""
+        env = os.environ if environ is None else environ
+        return cls(
+            archive=ArchiveSettings.from_env(env),
+            consdb=ConsDBSettings.from_env(env),
+            prenight=PrenightSettings.from_env(env),
+            schedule=ScheduleSettings.from_env(env),
+            dagster=DagsterSettings.from_env(env),
+        )

@@ -1,27 +1,28 @@
-"""Dagster resources: the archive and the ConsDB, as interfaces with real implementations.
+"""Dagster resources: the archive, the ConsDB and the pre-night simulations, as configurable fields.
 
 The resources are thin: every piece of logic lives in the rest of ``vseq_resources`` and works
-without Dagster. A resource holds settings (plain values, or ``EnvVar`` for secrets, so that a
-secret never appears in the run configuration Dagster stores and shows) and opens the real object
-once per run step.
+without Dagster; this is the only module of the library that imports Dagster. A resource holds
+settings (plain values, or ``EnvVar`` for secrets, so that a secret never appears in the
+configuration Dagster stores and shows) and opens the real object once per run step. The
+definitions build them from :class:`vseq_resources.config.Settings` with every value filled in
+(:meth:`ArchiveResource.from_settings`, :func:`consdb_resource`, :func:`prenight_resource`), so
+the Dagster UI shows what a run uses.
 
-- :class:`ArchiveResource`: a :class:`~vseq_resources.archive.VisitSequenceArchive`. Each field
-  left unset falls back to :meth:`ArchiveSettings.from_env` in the process that runs the step, so
-  a deployment configures the archive through the same variables as the CLI
-  (``VSEQ_DATABASE_URL`` / ``VSARCHIVE_PG*``, ``VSARCHIVE_PGSCHEMA``, ``VSEQ_ARCHIVE_URI``...).
+- :class:`ArchiveResource`: a :class:`~vseq_resources.archive.VisitSequenceArchive`. A field left
+  unset falls back to :meth:`ArchiveSettings.from_env` in the process that runs the step.
 - :class:`ConsDBResource`: the interface the assets depend on, with the implementations
   :class:`SqlConsDBResource` (SQLAlchemy straight to a ConsDB PostgreSQL, password from an
   ``EnvVar`` if libpq cannot find one), :class:`RestConsDBResource` (the ConsDB REST query
-  service, bearer token from an ``EnvVar``) and :class:`LocalConsDBResource` (the local ConsDB of
-  the embedded server, for demos). :func:`consdb_resource_from_env` picks one from the environment.
+  service, bearer token from an ``EnvVar``) and :class:`LocalConsDBResource` (the local demo
+  ConsDB of the embedded server). :func:`consdb_resource` picks one from the settings.
+- :class:`PrenightSimulationResource`: what the pre-night simulations run
+  (:class:`~vseq_resources.config.PrenightSettings` as fields).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .archive import VisitSequenceArchive
-    from .config import ArchiveSettings, PrenightSettings
+    from .config import ArchiveSettings, ConsDBSettings, PrenightSettings
     from .consdb.client import ConsDBClient
 
 
@@ -70,21 +71,28 @@ class ArchiveResource(ConfigurableResource):
 
     _archive: Any = PrivateAttr(default=None)
 
+    @classmethod
+    def from_settings(cls, settings: ArchiveSettings) -> ArchiveResource:
+        """A resource whose fields are these settings, so that the UI shows what a run uses."""
+        return cls(
+            database_url=settings.database_url,
+            db_schema=settings.schema,
+            archive_uri=settings.store_uri,
+            prenight_index_uri=settings.index_uri,
+            state_dir=str(settings.state_dir),
+        )
+
     def settings(self) -> ArchiveSettings:
         """The archive settings: the fields given, the environment for the others."""
-        from .config import ArchiveSettings, validate_schema_name
+        from .config import ArchiveSettings, check_url_without_password, validate_schema_name
 
         base = ArchiveSettings.from_env()
         changes: dict[str, Any] = {}
         if self.database_url:
-            if sa.make_url(self.database_url).password:
-                from .errors import ConfigurationError
-
-                # Resource config is stored in the run configuration, shown in the UI.
-                raise ConfigurationError(
-                    "the archive's database_url must not carry a password: use PGPASSWORD or ~/.pgpass"
-                )
-            changes["database_url"] = self.database_url
+            # Resource config is stored in the run configuration, shown in the UI.
+            changes["database_url"] = check_url_without_password(
+                self.database_url, "the archive's database_url"
+            )
         if self.db_schema:
             changes["schema"] = validate_schema_name(self.db_schema)
         if self.archive_uri:
@@ -175,11 +183,10 @@ class SqlConsDBResource(ConsDBResource):
     _client: Any = PrivateAttr(default=None)
 
     def engine_url(self) -> sa.URL:
-        url = sa.make_url(self.url)
-        if url.password:
-            from .errors import ConfigurationError
+        """The URL to connect with: ``url`` (refused if it carries a password) plus ``password``."""
+        from .config import check_url_without_password
 
-            raise ConfigurationError("the ConsDB URL must not carry a password: use an EnvVar for `password`")
+        url = sa.make_url(check_url_without_password(self.url, "the ConsDB URL"))
         return url.set(password=self.password) if self.password else url
 
     def client(self) -> ConsDBClient:
@@ -200,7 +207,7 @@ class SqlConsDBResource(ConsDBResource):
             self._client = None
 
     def describe(self) -> str:
-        return f"ConsDB SQL {sa.make_url(self.url).render_as_string(hide_password=True)}"
+        return f"ConsDB SQL {self.engine_url().render_as_string(hide_password=True)}"
 
 
 class RestConsDBResource(ConsDBResource):
@@ -254,39 +261,28 @@ class LocalConsDBResource(ConsDBResource):
         return f"local ConsDB (database {self.database!r} of the embedded server)"
 
 
-CONSDB_URL_ENV = "VSEQ_CONSDB_URL"
-CONSDB_PASSWORD_ENV = "VSEQ_CONSDB_PASSWORD"
-CONSDB_REST_URL_ENV = "VSEQ_CONSDB_REST_URL"
-CONSDB_TOKEN_ENV = "VSEQ_CONSDB_TOKEN"
+def consdb_resource(settings: ConsDBSettings, state_dir: Path | None = None) -> ConsDBResource:
+    """The ConsDB resource the settings ask for.
 
-
-def consdb_resource_from_env(environ: Mapping[str, str] | None = None) -> ConsDBResource:
-    """The ConsDB resource the environment asks for.
-
-    - ``VSEQ_CONSDB_REST_URL``: the REST service, token from ``VSEQ_CONSDB_TOKEN`` (an ``EnvVar``:
-      read when a step runs, never stored in the run configuration).
-    - ``VSEQ_CONSDB_URL``: direct SQL; a password, if libpq cannot find one, from
+    - REST (``VSEQ_CONSDB_REST_URL``): the token from ``VSEQ_CONSDB_TOKEN`` as an ``EnvVar``, read
+      when a step runs, never stored in the run configuration.
+    - SQL (``VSEQ_CONSDB_URL``): a password, if libpq cannot find one, from
       ``VSEQ_CONSDB_PASSWORD`` (an ``EnvVar`` too).
-    - neither: the local ConsDB that ``vseq-nightly`` prepares in the embedded server.
+    - neither: the local demo ConsDB that ``vseq-nightly`` prepares in the embedded server under
+      ``state_dir``.
     """
-    env = os.environ if environ is None else environ
-    rest_url = env.get(CONSDB_REST_URL_ENV)
-    if rest_url:
-        token = EnvVar(CONSDB_TOKEN_ENV) if env.get(CONSDB_TOKEN_ENV) else None
-        return RestConsDBResource(base_url=rest_url, token=token)
-    url = env.get(CONSDB_URL_ENV)
-    if url:
-        password = EnvVar(CONSDB_PASSWORD_ENV) if env.get(CONSDB_PASSWORD_ENV) else None
-        return SqlConsDBResource(url=url, password=password)
-    return LocalConsDBResource()
+    from .config import CONSDB_PASSWORD_ENV, CONSDB_TOKEN_ENV
+
+    if settings.kind == "rest":
+        token = EnvVar(CONSDB_TOKEN_ENV) if settings.token_set else None
+        return RestConsDBResource(base_url=settings.rest_url, token=token)
+    if settings.kind == "sql":
+        password = EnvVar(CONSDB_PASSWORD_ENV) if settings.password_set else None
+        return SqlConsDBResource(url=settings.url, password=password)
+    return LocalConsDBResource(state_dir=str(state_dir) if state_dir is not None else None)
 
 
 # -- pre-night simulations ---------------------------------------------------------------------
-
-PRENIGHT_SCHEDULER_ENV = "VSEQ_PRENIGHT_SCHEDULER"
-PRENIGHT_NIGHTS_ENV = "VSEQ_PRENIGHT_NIGHTS"
-PRENIGHT_VARIANTS_ENV = "VSEQ_PRENIGHT_VARIANTS"
-PRENIGHT_LOOKBACK_ENV = "VSEQ_PRENIGHT_LOOKBACK_NIGHTS"
 
 
 class PrenightSimulationResource(ConfigurableResource):
@@ -343,16 +339,15 @@ class PrenightSimulationResource(ConfigurableResource):
         )
 
 
-def prenight_resource_from_env(environ: Mapping[str, str] | None = None) -> PrenightSimulationResource:
-    """The pre-night simulation settings from ``VSEQ_PRENIGHT_*`` (read when definitions load)."""
-    env = os.environ if environ is None else environ
-    settings: dict[str, Any] = {}
-    if env.get(PRENIGHT_SCHEDULER_ENV):
-        settings["scheduler"] = env[PRENIGHT_SCHEDULER_ENV]
-    if env.get(PRENIGHT_NIGHTS_ENV):
-        settings["nights"] = int(env[PRENIGHT_NIGHTS_ENV])
-    if env.get(PRENIGHT_VARIANTS_ENV):
-        settings["variants"] = [v for v in env[PRENIGHT_VARIANTS_ENV].replace(",", " ").split() if v]
-    if env.get(PRENIGHT_LOOKBACK_ENV):
-        settings["lookback_nights"] = int(env[PRENIGHT_LOOKBACK_ENV])
-    return PrenightSimulationResource(**settings)
+def prenight_resource(settings: PrenightSettings) -> PrenightSimulationResource:
+    """The pre-night simulation resource of the library's settings (shown in the UI as its config)."""
+    return PrenightSimulationResource(
+        scheduler=settings.scheduler,
+        nights=settings.nights,
+        variants=list(settings.variants) if settings.variants else None,
+        duration_hours=settings.duration_hours,
+        record_rewards=settings.record_rewards,
+        lookback_nights=settings.lookback_nights,
+        record_mixed=settings.record_mixed,
+        site_data_dir=settings.site_data_dir,
+    )

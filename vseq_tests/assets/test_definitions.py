@@ -15,12 +15,17 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, EnvVar, build_s
 from vseq_assets.definitions import defs
 from vseq_assets.nightly import instance_template, prepare_dagster_home
 from vseq_assets.partitions import completed_partitions, dayobs_partitions, is_complete, prenight_partitions
+from vseq_assets.resources import build_resources
+from vseq_resources.config import ConsDBSettings, Settings
 from vseq_resources.dagster_resources import (
+    ArchiveResource,
     LocalConsDBResource,
+    PrenightSimulationResource,
     RestConsDBResource,
     SqlConsDBResource,
-    consdb_resource_from_env,
+    consdb_resource,
 )
+from vseq_resources.errors import ConfigurationError
 from vseq_tests.assets.conftest import LSSTCAM_VISITS, NIGHT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,15 +95,70 @@ def test_schedule_materializes_the_night_that_ended(telescope: str) -> None:
     assert [r.partition_key for r in requests] == ["2025-10-16"]
 
 
-def test_consdb_resource_chosen_by_environment() -> None:
-    rest = consdb_resource_from_env(
-        {"VSEQ_CONSDB_REST_URL": "https://consdb.example/consdb", "VSEQ_CONSDB_TOKEN": "secret"}
+def test_consdb_resource_chosen_by_environment(tmp_path: Path) -> None:
+    rest = consdb_resource(
+        ConsDBSettings.from_env(
+            {"VSEQ_CONSDB_REST_URL": "https://consdb.example/consdb", "VSEQ_CONSDB_TOKEN": "secret"}
+        )
     )
     assert isinstance(rest, RestConsDBResource)
     assert rest.token == EnvVar("VSEQ_CONSDB_TOKEN")  # the secret itself is never in the config
-    sql = consdb_resource_from_env({"VSEQ_CONSDB_URL": "postgresql+psycopg2://reader@consdb/exposurelog"})
+    sql_settings = ConsDBSettings.from_env(
+        {"VSEQ_CONSDB_URL": "postgresql+psycopg2://reader@consdb/exposurelog"}
+    )
+    sql = consdb_resource(sql_settings)
     assert isinstance(sql, SqlConsDBResource) and sql.password is None
-    assert isinstance(consdb_resource_from_env({}), LocalConsDBResource)
+    local = consdb_resource(ConsDBSettings.from_env({}), tmp_path)
+    assert isinstance(local, LocalConsDBResource) and local.state_dir == str(tmp_path)
+
+
+def test_resources_show_the_settings_they_run_with(tmp_path: Path) -> None:
+    """Every value a run uses is on the resources' fields (what the UI shows), secrets as EnvVar."""
+    env = {
+        "VSEQ_STATE_DIR": str(tmp_path),
+        "VSEQ_DATABASE_URL": "postgresql+psycopg2://writer@db.example:5432/opsim",
+        "VSARCHIVE_PGSCHEMA": "vsmd_test",
+        "VSEQ_ARCHIVE_URI": "s3://rubin:bucket/vseq",
+        "VSEQ_CONSDB_URL": "postgresql+psycopg2://reader@consdb/exposurelog",
+        "VSEQ_CONSDB_PASSWORD": "consdb-secret-5c1",
+        "VSEQ_PRENIGHT_NIGHTS": "2",
+        "VSEQ_PRENIGHT_VARIANTS": "nominal, delay_30",
+        "VSEQ_PRENIGHT_LOOKBACK_NIGHTS": "30",
+    }
+    resources = build_resources(Settings.from_env(env))
+    archive = resources["archive"]
+    assert isinstance(archive, ArchiveResource)
+    assert archive.database_url == "postgresql+psycopg2://writer@db.example:5432/opsim"
+    assert (archive.db_schema, archive.archive_uri) == ("vsmd_test", "s3://rubin:bucket/vseq/")
+    assert archive.prenight_index_uri == (tmp_path / "prenight_index").as_uri() + "/"
+    assert archive.state_dir == str(tmp_path)
+    prenight = resources["prenight"]
+    assert isinstance(prenight, PrenightSimulationResource)
+    assert (prenight.nights, prenight.variants, prenight.lookback_nights) == (2, ["nominal", "delay_30"], 30)
+    consdb = resources["consdb"]
+    assert consdb.password == EnvVar("VSEQ_CONSDB_PASSWORD")
+    assert "consdb-secret-5c1" not in repr(resources)
+
+
+def test_a_bad_variable_fails_the_definitions_once_clearly(tmp_path: Path) -> None:
+    """Loading the definitions as Dagster does: the error names the variable and the fix."""
+    env = dict(os.environ, VSEQ_STATE_DIR=str(tmp_path), VSEQ_PRENIGHT_NIGHTS="three")
+    result = subprocess.run(
+        [sys.executable, "-c", "import vseq_assets.definitions"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "vseq_resources.errors.ConfigurationError: VSEQ_PRENIGHT_NIGHTS='three' is not a whole number "
+        "from 1 to 14: fix it or unset it"
+    )
+    with pytest.raises(ConfigurationError, match="VSEQ_COMPLETED_SCHEDULE_TIME='25:00' is not a time"):
+        Settings.from_env({"VSEQ_COMPLETED_SCHEDULE_TIME": "25:00"})
 
 
 def test_instance_from_dagster_yaml_runs_a_partition(
@@ -130,3 +190,24 @@ def test_instance_from_dagster_yaml_runs_a_partition(
         assert run.status == DagsterRunStatus.SUCCESS and run.tags["dagster/partition"] == NIGHT
         record = instance.get_latest_materialization_event(AssetKey(["simonyi", "completed_visits"]))
         assert record.asset_materialization.metadata["visit_count"].value == LSSTCAM_VISITS
+
+
+def test_schedules_follow_the_settings(tmp_path: Path) -> None:
+    from dagster import DefaultScheduleStatus
+
+    from vseq_assets.definitions import build_definitions
+
+    env = {
+        "VSEQ_STATE_DIR": str(tmp_path),
+        "VSEQ_COMPLETED_SCHEDULE_TIME": "01:15",
+        "VSEQ_PRENIGHT_SCHEDULE_TIME": "07:05",
+        "VSEQ_SCHEDULES_RUNNING": "yes",
+    }
+    built = build_definitions(Settings.from_env(env))
+    completed = built.resolve_schedule_def("simonyi_completed_night_schedule")
+    prenight = built.resolve_schedule_def("auxtel_prenight_schedule")
+    assert (completed.cron_schedule, prenight.cron_schedule) == ("15 1 * * *", "5 7 * * *")
+    assert completed.default_status == DefaultScheduleStatus.RUNNING
+    stopped = build_definitions(Settings.from_env({"VSEQ_STATE_DIR": str(tmp_path)}))
+    schedule = stopped.resolve_schedule_def("simonyi_completed_night_schedule")
+    assert schedule.cron_schedule == "30 0 * * *" and schedule.default_status == DefaultScheduleStatus.STOPPED

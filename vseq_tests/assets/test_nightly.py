@@ -77,3 +77,14 @@ def test_keep_storage_connections_pools_dagster_storage(
         for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
             assert not isinstance(storage._engine.pool, NullPool)
         assert instance.get_runs() == []
+
+
+def test_nightly_fails_first_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VSEQ_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("VSEQ_PRENIGHT_NIGHTS", "three")
+    result = CliRunner().invoke(main, [NIGHT])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: VSEQ_PRENIGHT_NIGHTS='three' is not a whole number from 1 to 14: fix it or unset it\n"
+    )
+    assert not (tmp_path / "state").exists()  # nothing was started or written
