@@ -51,12 +51,11 @@ EXECUTOR = in_process_executor
 
 Dagster's default (the multiprocess executor) starts a process per step, which imports the
 definitions and the step's libraries again (dagster, pandas, SQLAlchemy, astropy, rubin_scheduler,
-matplotlib: 2-4 s of CPU each): measured on the 2-core development machine, a 4-step
-completed-night run took 29.5 s wall and 20 s CPU that way and 18 s wall and 8.5 s CPU in process
-(`docs/benchmarks.md`, "4. Nightly pipeline"). The steps of a run form a chain (ConsDB -> archive;
-simulations -> index -> briefing) with small checks beside it, so little parallelism is lost;
-the assets, steps, checks, retries and pools are the same, and runs (schedules, backfills, the
-two telescopes) still run in parallel, each in its own process, up to the instance's limits."""
+matplotlib); in process, a run pays those imports once (the figures are in `docs/benchmarks.md`,
+"4. Nightly pipeline"). The steps of a run form a chain (ConsDB -> archive; simulations -> index
+-> briefing) with small checks beside it, so little parallelism is lost; the assets, steps,
+checks, retries and pools are the same, and runs (schedules, backfills, the two telescopes) still
+run in parallel, each in its own process, up to the instance's limits."""
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:

@@ -42,8 +42,8 @@ def nights_present(engine: sa.Engine, instrument: str, nights: Sequence[dt.date]
     """Visits per night already in the local ConsDB (none before its schema exists); creates nothing."""
     import sqlalchemy as sa
 
-    # Not create_consdb_schema here: building the official schema's tables with felis costs
-    # about 0.7 s a run, and ``fill_nights`` creates them (all at once) before the first rows.
+    # Not create_consdb_schema here: building the official schema's tables with felis is slow
+    # for a check, and ``fill_nights`` creates them (all at once) before the first rows.
     if not sa.inspect(engine).has_table("visit1", schema=f"cdb_{instrument}"):
         return dict.fromkeys(nights, 0)
     query = sa.text(
