@@ -542,20 +542,12 @@ class VisitSequenceArchive:
         else:
             url, expected = self.metadata.get_file(seq_uuid, file_type)
         if destination.suffix.lower() in OPSIM_SUFFIXES and file_type == VISITS_FILE_TYPE:
-            import os
             import tempfile
 
             with tempfile.TemporaryDirectory(prefix="vseq-") as tmp:
                 local = Path(tmp) / "visits.h5"
                 self.store.get_file(url, local, progress=progress, expected_sha256=expected)
-                converted = destination.with_name(
-                    f".{destination.stem}.{uuidlib.uuid4().hex[:8]}.partial{destination.suffix}"
-                )
-                try:
-                    h5_to_opsim(local, converted)
-                    os.replace(converted, destination)
-                finally:
-                    converted.unlink(missing_ok=True)
+                h5_to_opsim(local, destination, overwrite=True)  # written whole, then renamed
             return destination
         self.store.get_file(url, destination, progress=progress, expected_sha256=expected)
         return destination

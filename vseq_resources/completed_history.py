@@ -29,14 +29,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
-import tempfile
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from .atomic import atomic_output
 
 if TYPE_CHECKING:
     from .archive import VisitSequenceArchive
@@ -187,16 +187,9 @@ def _read_unit(path: Path, key: str) -> pd.DataFrame | None:
 def _write_unit(path: Path, key: str, frame: pd.DataFrame) -> None:
     """Keep a unit for the next day; a cache that cannot be written only costs time."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".parquet.tmp")
-        os.close(handle)
-        try:
+        with atomic_output(path, ".parquet") as temporary:
             stored = frame.copy(deep=False)  # the unit and row count travel in the file (attrs)
             stored.attrs = {**frame.attrs, _UNIT_ATTR: key, _ROWS_ATTR: len(frame)}
             stored.to_parquet(temporary, write_page_checksum=True)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
     except Exception as err:  # noqa: BLE001 - (disk full, a value Parquet cannot hold): read again next time
         log.warning("could not keep %s in the completed-visits cache: %s", path.name, err)

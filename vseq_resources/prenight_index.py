@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 import uuid as uuidlib
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .archive import check_telescope
+from .atomic import atomic_output
 from .dayobs import parse_dayobs
 from .errors import NotFoundError, StoreError
 
@@ -159,19 +157,8 @@ def _write_whole(target: str, data: bytes) -> None:
     resource = ResourcePath(target)
     try:
         if resource.scheme == "file":
-            path = Path(resource.ospath)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=".vseq-partial-", suffix=".json", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.chmod(tmp_name, 0o644)
-                os.replace(tmp_name, path)
-            except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
-                raise
+            with atomic_output(resource.ospath, ".json") as temporary:
+                temporary.write_bytes(data)
         else:
             resource.write(data, overwrite=True)  # an S3 PUT becomes visible only when complete
     except OSError as err:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
+from .atomic import atomic_output
 from .config import TELESCOPES
 from .dayobs import DayobsError, parse_dayobs
 from .errors import IntegrityError, InvalidInputError, StoreError
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 8 * 1024 * 1024
 MAX_NAME_BYTES = 255
-_TEMP_PREFIX = ".vseq-partial-"
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, total bytes) as a transfer advances."""
@@ -338,12 +338,10 @@ class ArchiveStore:
         with store_errors("download", url):
             source = _resource(url)
             total = source.size()
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=destination.parent)
-            try:
-                digest = hashlib.sha256()
-                done = 0
-                with os.fdopen(fd, "wb") as out, source.open("rb") as handle:
+            digest = hashlib.sha256()
+            done = 0
+            with atomic_output(destination) as temporary:
+                with temporary.open("wb") as out, source.open("rb") as handle:
                     while chunk := handle.read(CHUNK_SIZE):
                         out.write(chunk)
                         digest.update(chunk)
@@ -355,11 +353,6 @@ class ArchiveStore:
                         f"{public_url(url)} has SHA-256 {digest.hexdigest()}, "
                         f"expected {expected_sha256.hex()}"
                     )
-                os.replace(tmp_name, destination)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp_name)
-                raise
         return digest.digest()
 
     @contextlib.contextmanager
@@ -422,20 +415,9 @@ def _parse_entry(url: str, parts: list[str], name: str) -> StoreEntry | None:
 
 
 def _write_local_atomically(reader: _HashingReader, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := reader.read(CHUNK_SIZE):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    with atomic_output(path) as temporary, temporary.open("wb") as out:
+        while chunk := reader.read(CHUNK_SIZE):
+            out.write(chunk)
 
 
 def _remove_empty_dirs(directory: Path, stop: Path) -> None:

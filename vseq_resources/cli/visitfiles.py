@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..atomic import atomic_output
 from ..errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -63,11 +63,8 @@ def write_visits_file(visits: pd.DataFrame, destination: str | Path) -> Path:
         )
     if not destination.parent.is_dir():
         raise NotFoundError(f"no such directory: {destination.parent}")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=suffix, dir=destination.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        tmp.unlink()
+    with atomic_output(destination, suffix) as tmp:
+        tmp.unlink()  # each writer below creates the file
         if suffix in H5_SUFFIXES:
             from ..visits import write_visits_h5
 
@@ -85,7 +82,4 @@ def write_visits_file(visits: pd.DataFrame, destination: str | Path) -> Path:
             with sqlite3.connect(tmp) as conn:
                 visits.to_sql("observations", conn, index=False)
             conn.close()
-        os.replace(tmp, destination)
-    finally:
-        tmp.unlink(missing_ok=True)
     return destination

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_output
 from ..errors import InvalidInputError
 from ..storage_errors import store_errors
 from .night_layout import NIGHTS_SELECTED, ROWS_PER_PASS, read_night_layout, write_night_layout
@@ -69,29 +69,21 @@ def write_visits_h5(
         tables[key] = frame
     for key, frame in tables.items():
         _check_storable(key, frame)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".vseq-partial-", suffix=".h5", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            # Fixed-format strings are always pickled object arrays; pandas warns only when some
-            # are missing (None), which changes nothing about how they are stored.
-            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
-            for key, frame in tables.items():
-                portable, encoded = _portable(frame, key)
-                try:
-                    portable.to_hdf(
-                        tmp_name, key=key, mode="a", format="fixed", complib=COMPLIB, complevel=COMPLEVEL
-                    )
-                except NotImplementedError as err:  # e.g. an index of a dtype pandas cannot store
-                    raise InvalidInputError(f"table {key!r} cannot be stored in visits.h5: {err}") from None
-                del portable  # as big as the frame: not kept while the layout is written
-                if key == OBSERVATIONS_KEY:
-                    write_night_layout(Path(tmp_name), frame, encoded, COMPLIB, COMPLEVEL)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, ".h5") as temporary, warnings.catch_warnings():
+        # Fixed-format strings are always pickled object arrays; pandas warns only when some
+        # are missing (None), which changes nothing about how they are stored.
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        for key, frame in tables.items():
+            portable, encoded = _portable(frame, key)
+            try:
+                portable.to_hdf(
+                    temporary, key=key, mode="a", format="fixed", complib=COMPLIB, complevel=COMPLEVEL
+                )
+            except NotImplementedError as err:  # e.g. an index of a dtype pandas cannot store
+                raise InvalidInputError(f"table {key!r} cannot be stored in visits.h5: {err}") from None
+            del portable  # as big as the frame: not kept while the layout is written
+            if key == OBSERVATIONS_KEY:
+                write_night_layout(temporary, frame, encoded, COMPLIB, COMPLEVEL)
     return path
 
 

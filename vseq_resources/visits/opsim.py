@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import atomic_output
 from ..errors import InvalidInputError
 from .h5 import read_tables, write_visits_h5
 from .table import OBSERVATIONS_KEY
@@ -51,18 +51,10 @@ def h5_to_opsim(
     if sqlite_path.exists() and not overwrite:
         raise InvalidInputError(f"{sqlite_path} already exists")
     frames = read_tables(h5_path, None)
-    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".vseq-partial-", suffix=".db", dir=sqlite_path.parent)
-    os.close(fd)
-    try:
-        with _sqlite(Path(tmp_name), read_only=False) as conn:
-            for name, frame in frames.items():
-                frame.to_sql(name, conn, index=False)
-            conn.commit()
-        os.replace(tmp_name, sqlite_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(sqlite_path, ".db") as temporary, _sqlite(temporary, read_only=False) as conn:
+        for name, frame in frames.items():
+            frame.to_sql(name, conn, index=False)
+        conn.commit()
     return sqlite_path
 
 
