@@ -37,15 +37,15 @@ from dagster import (
 )
 
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
-from vseq_resources.dayobs import dayobs_mjd_start, parse_dayobs
+from vseq_resources.dayobs import parse_dayobs
 from vseq_resources.prenight import (
-    APPROXIMATE_SKY_TAG,
     COMPLETED_CACHE_DIR,
     SIMULATIONS_TABLE,
     PrenightRun,
     run_prenight,
     simulation_tags,
 )
+from vseq_resources.prenight_checks import newest_simulations_by_variant, order_problems, read_back_problems
 
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
 from .partitions import prenight_partitions, previous_night
@@ -201,12 +201,13 @@ def _checked_sequences(
     if recorded.get("sequences"):
         return {k: uuidlib.UUID(v) for k, v in recorded["sequences"].items()}, recorded
     night = parse_dayobs(context.partition_key)
-    rows = archive.find_sequences(SIMULATIONS_TABLE, telescope=telescope, first_day_obs=night)
-    newest: dict[str, uuidlib.UUID] = {}
-    for row in rows:
-        variant = (row.get("sim_runner_kwargs") or {}).get("variant", str(row["visitseq_uuid"]))
-        newest.setdefault(variant, row["visitseq_uuid"])
-    return newest, recorded
+    return newest_simulations_by_variant(archive, telescope, night), recorded
+
+
+def _result(problems: list[str], passed: str, metadata: dict[str, Any]) -> AssetCheckResult:
+    if problems:
+        return AssetCheckResult(passed=False, description="; ".join(problems), metadata=metadata)
+    return AssetCheckResult(passed=True, description=passed, metadata=metadata)
 
 
 def simulations_read_back_check(telescope: str) -> AssetChecksDefinition:
@@ -223,47 +224,13 @@ def simulations_read_back_check(telescope: str) -> AssetChecksDefinition:
     def simulations_read_back(
         context: AssetCheckExecutionContext, archive: ArchiveResource
     ) -> AssetCheckResult:
-        from vseq_resources.errors import InvalidInputError
-        from vseq_resources.simulation.variants import variant_by_name
-        from vseq_resources.visits import visits_content_hash
-
         vsa = archive.get_archive()
         sequences, recorded = _checked_sequences(context, vsa, key, telescope)
         if not sequences:
             return AssetCheckResult(passed=False, description="no pre-night simulations are recorded")
-        counts = recorded.get("visit_counts") or {}
-        problems = []
-        read = {}
-        for variant, seq_uuid in sequences.items():
-            meta = vsa.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
-            try:
-                visits = vsa.get_visits(seq_uuid)  # checks the file's SHA-256 first
-            except Exception as err:  # noqa: BLE001 - any failure to read back is what this check reports
-                problems.append(f"{variant} ({seq_uuid}): cannot be read back: {err}")
-                continue
-            read[variant] = len(visits)
-            if variant in counts and len(visits) != int(counts[variant]):
-                problems.append(f"{variant}: {len(visits)} visits read back, {counts[variant]} recorded")
-            if visits_content_hash(visits) != bytes(meta["visitseq_sha256"]):
-                problems.append(f"{variant}: content hash differs from visitseq_sha256")
-            tags = set(vsa.metadata.get_tags(seq_uuid))
-            try:
-                expected = set(variant_by_name(variant).tags)
-            except InvalidInputError:
-                expected = {"prenight"}
-            if not expected <= tags:
-                problems.append(f"{variant}: tags {sorted(tags)} lack {sorted(expected - tags)}")
-            site = (meta.get("sim_runner_kwargs") or {}).get("site_data") or {}
-            if "kind" not in site:
-                problems.append(f"{variant}: sim_runner_kwargs do not say which site data were used")
-            elif site["kind"] != "rubin_sim_data" and APPROXIMATE_SKY_TAG not in tags:
-                problems.append(f"{variant}: approximate site data but no {APPROXIMATE_SKY_TAG} tag")
+        problems, read = read_back_problems(vsa, sequences, recorded.get("visit_counts"))
         metadata = {"visits_read": MetadataValue.json(read)}
-        if problems:
-            return AssetCheckResult(passed=False, description="; ".join(problems), metadata=metadata)
-        return AssetCheckResult(
-            passed=True, description="every simulation matches its record", metadata=metadata
-        )
+        return _result(problems, "every simulation matches its record", metadata)
 
     return simulations_read_back
 
@@ -284,40 +251,12 @@ def simulated_after_preloaded_check(telescope: str) -> AssetChecksDefinition:
         context: AssetCheckExecutionContext, archive: ArchiveResource
     ) -> AssetCheckResult:
         vsa = archive.get_archive()
-        night = parse_dayobs(context.partition_key)
         sequences, _ = _checked_sequences(context, vsa, key, telescope)
         if not sequences:
             return AssetCheckResult(passed=False, description="no pre-night simulations are recorded")
-        night_start = dayobs_mjd_start(night)
-        problems = []
-        firsts = {}
-        for variant, seq_uuid in sequences.items():
-            meta = vsa.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
-            if meta["first_day_obs"] != night:
-                problems.append(f"{variant}: first_day_obs {meta['first_day_obs']} is not {night}")
-            parent_last = meta.get("parent_last_day_obs")
-            if parent_last is not None and parent_last >= night:
-                problems.append(f"{variant}: parent_last_day_obs {parent_last} is not before {night}")
-            preloaded = (meta.get("sim_runner_kwargs") or {}).get("preloaded") or {}
-            visits = vsa.get_visits(seq_uuid)
-            if not len(visits):
-                continue
-            first_mjd = float(visits["observationStartMJD"].min())
-            firsts[variant] = first_mjd
-            if first_mjd < night_start:
-                problems.append(f"{variant}: first visit MJD {first_mjd:.5f} is before dayobs {night} starts")
-            last_preloaded = preloaded.get("last_mjd")
-            if last_preloaded is not None and first_mjd <= float(last_preloaded):
-                problems.append(
-                    f"{variant}: first visit MJD {first_mjd:.5f} is not after the last pre-loaded visit "
-                    f"{float(last_preloaded):.5f}"
-                )
+        problems, firsts = order_problems(vsa, parse_dayobs(context.partition_key), sequences)
         metadata = {"first_visit_mjd": MetadataValue.json(firsts)}
-        if problems:
-            return AssetCheckResult(passed=False, description="; ".join(problems), metadata=metadata)
-        return AssetCheckResult(
-            passed=True, description="the simulations follow the pre-loaded visits", metadata=metadata
-        )
+        return _result(problems, "the simulations follow the pre-loaded visits", metadata)
 
     return simulated_after_preloaded
 

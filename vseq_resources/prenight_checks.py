@@ -1,0 +1,111 @@
+"""What the pre-night checks verify about a night's archived simulations, as lists of problems.
+
+- :func:`read_back_problems`: each simulation's ``visits.h5`` reads back (through the archive,
+  which checks the file's SHA-256 first) with the recorded visit count, content hash and tags, and
+  its ``sim_runner_kwargs`` say which site data were used (with ``approximate_sky`` when they were
+  not the real ones).
+- :func:`order_problems`: the simulated visits start at or after the start of the night's dayobs
+  and after the last pre-loaded completed visit, and the parent is a night before.
+
+Both take the sequences to check as variant -> UUID (:func:`newest_simulations_by_variant` gives
+the newest archived one of each variant) and return an empty list when everything holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid as uuidlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from .dayobs import dayobs_mjd_start
+from .prenight import APPROXIMATE_SKY_TAG, SIMULATIONS_TABLE
+
+if TYPE_CHECKING:
+    from .archive import VisitSequenceArchive
+
+
+def newest_simulations_by_variant(
+    archive: VisitSequenceArchive, telescope: str, night: dt.date
+) -> dict[str, uuidlib.UUID]:
+    """Variant -> UUID of the newest ``simulations`` sequence of ``telescope`` starting on ``night``."""
+    rows = archive.find_sequences(SIMULATIONS_TABLE, telescope=telescope, first_day_obs=night)
+    newest: dict[str, uuidlib.UUID] = {}
+    for row in rows:
+        variant = (row.get("sim_runner_kwargs") or {}).get("variant", str(row["visitseq_uuid"]))
+        newest.setdefault(variant, row["visitseq_uuid"])
+    return newest
+
+
+def read_back_problems(
+    archive: VisitSequenceArchive,
+    sequences: Mapping[str, uuidlib.UUID],
+    recorded_counts: Mapping[str, int] | None = None,
+) -> tuple[list[str], dict[str, int]]:
+    """Problems reading each simulation back, and the visits read per variant.
+
+    ``recorded_counts`` (variant -> visits, as the run reported them) are compared when given.
+    """
+    from .errors import InvalidInputError
+    from .simulation.variants import variant_by_name
+    from .visits import visits_content_hash
+
+    counts = recorded_counts or {}
+    problems: list[str] = []
+    read: dict[str, int] = {}
+    for variant, seq_uuid in sequences.items():
+        meta = archive.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
+        try:
+            visits = archive.get_visits(seq_uuid)  # checks the file's SHA-256 first
+        except Exception as err:  # noqa: BLE001 - any failure to read back is what this reports
+            problems.append(f"{variant} ({seq_uuid}): cannot be read back: {err}")
+            continue
+        read[variant] = len(visits)
+        if variant in counts and len(visits) != int(counts[variant]):
+            problems.append(f"{variant}: {len(visits)} visits read back, {counts[variant]} recorded")
+        if visits_content_hash(visits) != bytes(meta["visitseq_sha256"]):
+            problems.append(f"{variant}: content hash differs from visitseq_sha256")
+        tags = set(archive.metadata.get_tags(seq_uuid))
+        try:
+            expected = set(variant_by_name(variant).tags)
+        except InvalidInputError:
+            expected = {"prenight"}
+        if not expected <= tags:
+            problems.append(f"{variant}: tags {sorted(tags)} lack {sorted(expected - tags)}")
+        site = (meta.get("sim_runner_kwargs") or {}).get("site_data") or {}
+        if "kind" not in site:
+            problems.append(f"{variant}: sim_runner_kwargs do not say which site data were used")
+        elif site["kind"] != "rubin_sim_data" and APPROXIMATE_SKY_TAG not in tags:
+            problems.append(f"{variant}: approximate site data but no {APPROXIMATE_SKY_TAG} tag")
+    return problems, read
+
+
+def order_problems(
+    archive: VisitSequenceArchive, night: dt.date, sequences: Mapping[str, uuidlib.UUID]
+) -> tuple[list[str], dict[str, float]]:
+    """Problems with where each simulation starts, and the first visit MJD per variant."""
+    night_start = dayobs_mjd_start(night)
+    problems: list[str] = []
+    firsts: dict[str, float] = {}
+    for variant, seq_uuid in sequences.items():
+        meta = archive.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
+        if meta["first_day_obs"] != night:
+            problems.append(f"{variant}: first_day_obs {meta['first_day_obs']} is not {night}")
+        parent_last = meta.get("parent_last_day_obs")
+        if parent_last is not None and parent_last >= night:
+            problems.append(f"{variant}: parent_last_day_obs {parent_last} is not before {night}")
+        preloaded = (meta.get("sim_runner_kwargs") or {}).get("preloaded") or {}
+        visits = archive.get_visits(seq_uuid)
+        if not len(visits):
+            continue
+        first_mjd = float(visits["observationStartMJD"].min())
+        firsts[variant] = first_mjd
+        if first_mjd < night_start:
+            problems.append(f"{variant}: first visit MJD {first_mjd:.5f} is before dayobs {night} starts")
+        last_preloaded = preloaded.get("last_mjd")
+        if last_preloaded is not None and first_mjd <= float(last_preloaded):
+            problems.append(
+                f"{variant}: first visit MJD {first_mjd:.5f} is not after the last pre-loaded visit "
+                f"{float(last_preloaded):.5f}"
+            )
+    return problems, firsts

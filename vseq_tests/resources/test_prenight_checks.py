@@ -1,0 +1,81 @@
+"""The pre-night checks' verdicts on archived simulations: read back, tags, site data, ordering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vseq_resources.archive import VisitSequenceArchive
+from vseq_resources.config import ArchiveSettings
+from vseq_resources.prenight_checks import newest_simulations_by_variant, order_problems, read_back_problems
+from vseq_tests.resources.readers_support import sim_visits
+
+NIGHT = dt.date(2026, 4, 11)
+
+
+@pytest.fixture
+def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
+    settings = ArchiveSettings(
+        database_url=pg_url, schema=db_schema, archive_uri=file_base, state_dir=tmp_path / "state"
+    )
+    archive = VisitSequenceArchive.open(settings, migrate=True)
+    yield archive
+    archive.metadata.close()
+
+
+def _record(archive: VisitSequenceArchive, variant: str, last_preloaded_mjd: float, tags: tuple[str, ...]):  # noqa: ANN202
+    visits = sim_visits([NIGHT.isoformat()], per_night=40)
+    return archive.record_sequence(
+        "simulations",
+        visits,
+        label=f"{variant} run",
+        telescope="simonyi",
+        first_day_obs=NIGHT,
+        last_day_obs=NIGHT,
+        tags=tags,
+        parent_last_day_obs=NIGHT - dt.timedelta(days=1),
+        sim_runner_kwargs={
+            "variant": variant,
+            "site_data": {"kind": "vseq_approximate"},
+            "preloaded": {"last_mjd": last_preloaded_mjd},
+        },
+    )
+
+
+def test_a_good_simulation_passes_both(archive: VisitSequenceArchive) -> None:
+    older = _record(archive, "nominal", 0.0, ("prenight", "ideal", "nominal", "approximate_sky"))
+    newer = _record(archive, "nominal", 0.0, ("prenight", "ideal", "nominal", "approximate_sky"))
+    delayed = _record(archive, "delay_60", 0.0, ("prenight", "ideal", "delay_60", "approximate_sky"))
+    sequences = newest_simulations_by_variant(archive, "simonyi", NIGHT)
+    assert (
+        sequences == {"nominal": newer.uuid, "delay_60": delayed.uuid}
+        and older.uuid not in sequences.values()
+    )
+    problems, read = read_back_problems(archive, sequences, {"nominal": 40, "delay_60": 40})
+    assert problems == [] and read == {"nominal": 40, "delay_60": 40}
+    problems, firsts = order_problems(archive, NIGHT, sequences)
+    assert problems == [] and set(firsts) == {"nominal", "delay_60"}
+
+
+def test_each_problem_is_named(archive: VisitSequenceArchive) -> None:
+    untagged = _record(archive, "nominal", 99999.0, ("prenight", "ideal", "nominal"))
+    sequences = {"nominal": untagged.uuid}
+    problems, _ = read_back_problems(archive, sequences, {"nominal": 41})
+    assert problems == [
+        "nominal: 40 visits read back, 41 recorded",
+        "nominal: approximate site data but no approximate_sky tag",
+    ]
+    problems, _ = order_problems(archive, NIGHT, sequences)
+    assert len(problems) == 1 and problems[0].startswith("nominal: first visit MJD ")
+    assert "is not after the last pre-loaded visit 99999.00000" in problems[0]
+
+    # A stored file changed after it was recorded is refused before it is parsed.
+    path = Path(untagged.visitseq_url.removeprefix("file://"))
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    problems, read = read_back_problems(archive, sequences)
+    assert read == {} and len(problems) == 1
+    assert problems[0].startswith(f"nominal ({untagged.uuid}): cannot be read back: ")
