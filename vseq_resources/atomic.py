@@ -17,16 +17,26 @@ from pathlib import Path
 TEMP_PREFIX = ".vseq-partial-"
 """Temporary files start with this: a crash can leave one behind, under a name no reader uses."""
 
-FILE_MODE = 0o644
-"""Published files are readable by everyone who can read the directory (``mkstemp`` makes 0600)."""
+
+def published_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the process umask.
+
+    ``mkstemp`` makes its files 0600, readable by their owner only; a published file gets the
+    permissions any other program of that user would give it (0644 under the usual umask 022, 0640
+    under 027). The umask can only be read by setting it: it is set to 077 for that instant, so a
+    file another thread creates meanwhile is, if anything, more private.
+    """
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """A temporary path beside ``path`` (created empty, parents too) for the caller to write.
 
-    When the block ends normally the file is flushed to disk, given mode `FILE_MODE` and renamed
-    onto ``path``, replacing any file there. When it raises, the temporary file is removed and
+    When the block ends normally the file is flushed to disk, given :func:`published_mode` and
+    renamed onto ``path``, replacing any file there. When it raises, the temporary file is removed and
     ``path`` is left as it was. ``suffix`` is the temporary name's extension, for writers that
     look at it.
     """
@@ -42,7 +52,7 @@ def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(temporary, FILE_MODE)
+        os.chmod(temporary, published_mode())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -9,13 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vseq_resources.atomic import FILE_MODE, TEMP_PREFIX, atomic_output
+from vseq_resources.atomic import TEMP_PREFIX, atomic_output
 from vseq_resources.errors import InvalidInputError
 from vseq_resources.visits import h5_to_opsim, opsim_to_h5, read_visits_h5, write_visits_h5
 
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def _umask() -> int:
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _visits(n: int = 5) -> pd.DataFrame:
@@ -28,7 +35,7 @@ def test_whole_or_nothing(tmp_path: Path) -> None:
         assert temporary.parent == target.parent and temporary.name.startswith(TEMP_PREFIX)
         temporary.write_text("first")
         assert not target.exists()  # nothing under the final name until the block ends
-    assert target.read_text() == "first" and _mode(target) == FILE_MODE
+    assert target.read_text() == "first" and _mode(target) == 0o666 & ~_umask()
     with pytest.raises(RuntimeError), atomic_output(target) as temporary:
         temporary.write_text("half")
         raise RuntimeError("writer failed")
@@ -36,12 +43,18 @@ def test_whole_or_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.txt"]
 
 
-def test_published_files_are_readable_by_all(tmp_path: Path) -> None:
-    """mkstemp makes 0600 files; visits files are for other users to read."""
-    h5 = write_visits_h5(tmp_path / "visits.h5", _visits())
-    db = h5_to_opsim(h5, tmp_path / "opsim.db")
-    again = opsim_to_h5(db, tmp_path / "again.h5")
-    assert [_mode(p) for p in (h5, db, again)] == [FILE_MODE] * 3
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_published_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    """mkstemp makes 0600 files; visits files get the mode any program of the user would give
+    them, so that others can read them where the site's umask allows it."""
+    previous = os.umask(umask)
+    try:
+        h5 = write_visits_h5(tmp_path / "visits.h5", _visits())
+        db = h5_to_opsim(h5, tmp_path / "opsim.db")
+        again = opsim_to_h5(db, tmp_path / "again.h5")
+    finally:
+        os.umask(previous)
+    assert [_mode(p) for p in (h5, db, again)] == [mode] * 3
     pd.testing.assert_frame_equal(read_visits_h5(again), read_visits_h5(h5))
 
 
