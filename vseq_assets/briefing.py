@@ -1,10 +1,8 @@
 """``<telescope>/prenight_briefing``: figures of the night's nominal pre-night simulation.
 
-Built as a downstream report builds it, through :mod:`vseq_resources.readers` (see
-:func:`vseq_resources.briefing.build_briefing`). The PNG files are archived next to the nominal
-simulation (``archive_file`` on its UUID, file types ``briefing_sky``, ``briefing_night``,
-``briefing_variants``), so they appear in its ``files`` and can be fetched like any other file;
-the snapshots of the nights it covers are rewritten to list them. The materialization shows the
+Built as a downstream report builds it, through :mod:`vseq_resources.readers`, and archived next
+to the nominal simulation, whose snapshots are rewritten to list the figures
+(:func:`vseq_resources.briefing_archive.archive_briefing`). The materialization shows the
 figures in the Dagster UI (Markdown with the images embedded) with links to the archived files.
 """
 
@@ -12,7 +10,6 @@ figures in the Dagster UI (Markdown with the images embedded) with links to the 
 # annotations of asset functions when they are defined.
 
 import base64
-import datetime as dt
 
 from dagster import (
     AssetExecutionContext,
@@ -29,8 +26,6 @@ from vseq_resources.dayobs import parse_dayobs
 from .keys import PRENIGHT_BRIEFING, PRENIGHT_INDEX, asset_key, group_name
 from .partitions import prenight_partitions
 
-FILE_TYPE_PREFIX = "briefing_"
-
 
 def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
     @asset(
@@ -46,26 +41,11 @@ def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
         ),
     )
     def prenight_briefing(context: AssetExecutionContext, archive: ArchiveResource) -> MaterializeResult:
-        from vseq_resources.briefing import build_briefing
-        from vseq_resources.prenight_index import write_prenight_index
-        from vseq_resources.readers import ArchiveReader
+        from vseq_resources.briefing_archive import archive_briefing
 
         night = parse_dayobs(context.partition_key)
-        vsa = archive.get_archive()
-        briefing = build_briefing(ArchiveReader.for_archive(vsa), night, telescope)
-        urls = {}
-        for name, png in briefing.figures.items():
-            urls[name] = vsa.archive_file(
-                briefing.uuid,
-                png,
-                f"{FILE_TYPE_PREFIX}{name}",
-                name=f"{FILE_TYPE_PREFIX}{name}.png",
-                update=True,
-            )
-        # The nominal simulation's files changed: the snapshots of its nights must list them.
-        first, last = briefing.nominal["first_day_obs"], briefing.nominal["last_day_obs"]
-        for offset in range((last - first).days + 1):
-            write_prenight_index(vsa, first + dt.timedelta(days=offset), telescope)
+        archived = archive_briefing(archive.get_archive(), telescope, night)
+        briefing, urls = archived.briefing, archived.urls
         context.log.info("briefing of %s %s: %s", telescope, night, ", ".join(urls.values()))
         sections = [
             f"## {telescope} pre-night briefing for {night}",
