@@ -7,6 +7,9 @@ numpy, pandas or lsst.resources, which the store and visits modules need.
 - `VisitSequenceArchive`: record, store, find and read visit sequences (metadata + store);
 - `ArchiveStore`: the files of visit sequences under one URI; `MetadataDatabase`: their records;
 - `ArchiveReader`, `load_partition`: read-only access for notebooks and other consumers;
+- `Settings` (every variable, read once), `ArchiveSettings`, `PrenightSettings`;
+- `archive_completed_night`, `run_prenight`: archiving a night's completed visits and its
+  pre-night simulations, as the pipeline does;
 - ``visits.h5`` and visits tables: `read_visits_h5`, `write_visits_h5`, `visits_content_hash`,
   `compute_nightly_stats`, `opsim_to_h5`, `h5_to_opsim`;
 - the errors vseq raises on purpose, all subclasses of `VseqError`.
@@ -22,6 +25,10 @@ _EXPORTS = {
     "ArchivedSequence": "archive",
     "VerifyReport": "archive",
     "ArchiveSettings": "config",
+    "PrenightSettings": "config",
+    "Settings": "config",
+    "archive_completed_night": "completed_night",
+    "run_prenight": "prenight",
     "ArchiveStore": "store",
     "StoredFile": "store",
     "MetadataDatabase": "metadata",

@@ -198,3 +198,31 @@ def test_resources_refuse_a_password_in_a_url_without_echo() -> None:
         with pytest.raises(ConfigurationError, match="must not carry a password") as info:
             make()
         assert SECRET not in str(info.value)
+
+
+def test_the_cli_says_it_in_one_line(tmp_path: Path) -> None:
+    """Through the installed command, as an operator sees it: one line, exit 1, no password."""
+    import os
+    import subprocess
+    import sys
+
+    vseqarchive = str(Path(sys.executable).with_name("vseqarchive"))
+    base = {k: v for k, v in os.environ.items() if k not in VARS}
+    base["VSEQ_STATE_DIR"] = str(tmp_path / "state")
+    for extra, expected in (
+        (
+            {"VSEQ_DATABASE_URL": "postgresql+psycopg2://w@h/db", "VSARCHIVE_PGHOST": "h"},
+            "VSEQ_DATABASE_URL and VSARCHIVE_PGHOST are both set: unset one of them",
+        ),
+        (
+            {"VSEQ_DATABASE_URL": f"postgresql+psycopg2://w@h/db?password={SECRET}"},
+            "VSEQ_DATABASE_URL must not carry a password",
+        ),
+    ):
+        done = subprocess.run(
+            [vseqarchive, "search"], env={**base, **extra}, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.startswith(f"vseqarchive: error: {expected}") and done.stderr.count("\n") == 1
+        assert SECRET not in done.stderr
+    assert not (tmp_path / "state").exists()  # refused before anything was started
