@@ -7,8 +7,10 @@ with one line on stderr and exit status 1; click's own usage errors keep click's
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -232,30 +234,34 @@ def records_of(frame: Any) -> list[dict[str, Any]]:
     raise TypeError(f"cannot tabulate {type(frame).__name__}")
 
 
-def progress_callback(label: str) -> Any:
-    """A ``progress(done, total)`` callable drawing a bar on a terminal; None when not a TTY."""
+def progress_callback(label: str, unit: str = "MiB") -> Callable[[int, int], None] | None:
+    """A ``progress(done, total)`` callable drawing click's progress bar on stderr, or None when
+    stderr is not a terminal (or ``VSEQ_NO_PROGRESS`` is set).
+
+    With ``unit="MiB"`` done and total count bytes, shown in MiB; any other unit counts items,
+    shown as ``done/total unit``. A bar ends (with a newline) when done reaches total; the next
+    call starts a new one.
+    """
     stream = sys.stderr
     if not (hasattr(stream, "isatty") and stream.isatty()) or os.environ.get("VSEQ_NO_PROGRESS"):
         return None
-    state = {"last": -1.0}
+    bar: contextlib.ExitStack | None = None
+    drawn: Any = None
 
-    def progress(done: int, total: int | None) -> None:
-        import time
-
-        now = time.monotonic()
-        finished = total is not None and done >= total
-        if not finished and now - state["last"] < 0.1:
-            return
-        state["last"] = now
-        mib = done / 2**20
-        if total:
-            fraction = min(done / total, 1.0)
-            bar = "#" * int(fraction * 30)
-            text = f"\r{label} [{bar:<30}] {fraction:6.1%} {mib:8.1f}/{total / 2**20:.1f} MiB"
-        else:
-            text = f"\r{label} {mib:8.1f} MiB"
-        stream.write(text + ("\n" if finished else ""))
-        stream.flush()
+    def progress(done: int, total: int) -> None:
+        nonlocal bar, drawn
+        if bar is None:
+            bar = contextlib.ExitStack()
+            drawn = bar.enter_context(
+                click.progressbar(
+                    length=max(total, 1), label=label, file=stream, item_show_func=lambda shown: shown
+                )
+            )
+        current = f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB" if unit == "MiB" else f"{done}/{total} {unit}"
+        drawn.update(max(done, 0) - drawn.pos, current)
+        if done >= total:
+            bar.close()  # draws the finished bar and its newline
+            bar = None
 
     return progress
 

@@ -136,7 +136,9 @@ def verify(state: CliState, repair: bool, grace_hours: float, quiet: bool) -> No
     """
     archive = state.archive()
     report = archive.verify(
-        repair=repair, grace=dt.timedelta(hours=grace_hours), progress=progress_callback("verifying")
+        repair=repair,
+        grace=dt.timedelta(hours=grace_hours),
+        progress=progress_callback("verifying", unit="files"),
     )
     for line in report.lines(verbose=not quiet):
         click.echo(line)
