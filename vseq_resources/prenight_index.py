@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from .archive import check_telescope
 from .atomic import atomic_output
 from .dayobs import parse_dayobs
-from .errors import NotFoundError, StoreError
+from .errors import StoreError
+from .storage_errors import is_missing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -112,10 +113,8 @@ def read_prenight_index(index_uri: str, day_obs: str | int | dt.date, telescope:
     target = ResourcePath(prenight_index_path(index_uri, day_obs, telescope))
     try:
         raw = target.read()
-    except FileNotFoundError:
-        return _empty_index()
     except Exception as err:  # noqa: BLE001 - S3 reports a missing key in several ways
-        if _is_missing_error(err):
+        if is_missing(err):
             return _empty_index()
         raise StoreError(f"could not read the pre-night index {target}: {type(err).__name__}: {err}") from err
     try:
@@ -169,16 +168,6 @@ def _write_whole(target: str, data: bytes) -> None:
                 f"could not write the pre-night index {target}: {type(err).__name__}: {err}"
             ) from err
         raise
-
-
-def _is_missing_error(err: BaseException) -> bool:
-    if isinstance(err, FileNotFoundError | NotFoundError):
-        return True
-    response = getattr(err, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
-        return code in {"404", "NoSuchKey", "NotFound"}
-    return False
 
 
 def _missing(value: Any) -> bool:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from .archive import VISITS_FILE_TYPE, as_uuid, check_tag
 from .dayobs import DayobsError, parse_dayobs
 from .errors import IntegrityError, InvalidInputError, NotFoundError, StoreError, VseqError
+from .storage_errors import is_missing
 
 if TYPE_CHECKING:
     from lsst.resources import ResourcePath
@@ -414,10 +415,8 @@ def _resource(uri: str, directory: bool = False) -> ResourcePath:
 def _read(source: ResourcePath, what: str) -> bytes:
     try:
         return source.read()
-    except FileNotFoundError:
-        raise NotFoundError(f"no {what} at {source}") from None
     except Exception as err:
-        if _is_missing(err):
+        if is_missing(err):
             raise NotFoundError(f"no {what} at {source}") from None
         raise StoreError(f"could not read {source}: {type(err).__name__}: {err}") from err
 
@@ -436,12 +435,10 @@ def _download(source: ResourcePath, target: Path, progress: Progress | None) -> 
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
-    except FileNotFoundError:
-        raise NotFoundError(f"{source} is listed in {METADATA_FILE} but does not exist") from None
     except VseqError:
         raise
     except Exception as err:
-        if _is_missing(err):
+        if is_missing(err):
             raise NotFoundError(f"{source} is listed in {METADATA_FILE} but does not exist") from None
         raise StoreError(f"could not read {source}: {type(err).__name__}: {err}") from err
     return md5.hexdigest()
@@ -467,13 +464,6 @@ def _write_resource(target: ResourcePath, data: bytes) -> None:
         target.write(data, overwrite=True)
     except Exception as err:
         raise StoreError(f"could not write {target}: {type(err).__name__}: {err}") from err
-
-
-def _is_missing(err: BaseException) -> bool:
-    response = getattr(err, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "")) in {"404", "NoSuchKey", "NotFound"}
-    return False
 
 
 def _safe_name(name: str) -> str:

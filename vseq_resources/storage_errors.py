@@ -39,6 +39,20 @@ def describe_error(err: BaseException) -> str:
     return text
 
 
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+"""The S3 error codes of a missing object (GET says NoSuchKey, HEAD only 404 or NotFound)."""
+
+
+def is_missing(err: BaseException) -> bool:
+    """Whether ``err`` says the object does not exist: a `FileNotFoundError` (local files, and
+    what lsst.resources raises for most missing S3 keys), a `NotFoundError`, or a botocore
+    ``ClientError`` with a missing-object code (what escapes lsst.resources otherwise)."""
+    if isinstance(err, FileNotFoundError | NotFoundError):
+        return True
+    response = getattr(err, "response", None)
+    return isinstance(response, dict) and str(response.get("Error", {}).get("Code", "")) in _MISSING_CODES
+
+
 @contextlib.contextmanager
 def store_errors(action: str, url: str) -> Iterator[None]:
     """Turn whatever the storage layer raises into `NotFoundError` or `StoreError`."""
@@ -46,7 +60,7 @@ def store_errors(action: str, url: str) -> Iterator[None]:
         yield
     except VseqError:
         raise
-    except FileNotFoundError:
-        raise NotFoundError(f"could not {action} {public_url(url)}: it does not exist") from None
     except Exception as err:
+        if is_missing(err):
+            raise NotFoundError(f"could not {action} {public_url(url)}: it does not exist") from None
         raise StoreError(f"could not {action} {public_url(url)}: {describe_error(err)}") from err
