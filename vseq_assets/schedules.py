@@ -22,6 +22,9 @@ from dagster import (
     build_schedule_from_partitioned_job,
     define_asset_job,
 )
+
+# What define_asset_job returns has no public name in dagster (1.x): imported from its module for
+# the type hints only.
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from vseq_resources.config import ScheduleSettings

@@ -250,7 +250,7 @@ def test_no_secret_anywhere(
             )
             assert result.success
     engine.dispose()
-    from dagster._serdes import serialize_value
+    from dagster import serialize_value
 
     for run in instance.get_runs():
         texts.append(json.dumps(run.run_config, default=str) + json.dumps(run.tags))
