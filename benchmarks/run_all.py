@@ -6,6 +6,8 @@
   reference archive and the reference's SQL on a vseq-migrated schema (about 4 min);
 - ``bench_visits.py``: archiving and reading one night and a ten-year survey (about 4 min);
 - ``bench_cli.py``: ``vseqarchive`` start-up (under 1 min);
+- ``bench_settings.py``: what reading the settings costs a command, dataclasses against pydantic
+  (under 1 min);
 - ``bench_simulation.py`` (site data, one default night, pre-loading a year of visits from a frame
   and through the archive; about 6 min; ``--skip-simulation`` leaves it out);
 - ``bench_pipeline.py`` (``vseq-nightly`` for one dayobs on a fresh state directory, then on
@@ -52,6 +54,7 @@ def main() -> None:
         "metadata": ["bench_metadata.py", *(["--sizes", "1000", "10000"] if args.quick else [])],
         "visits": ["bench_visits.py", *(["--visits", "200000"] if args.quick else [])],
         "cli": ["bench_cli.py"],
+        "settings": ["bench_settings.py"],
     }
     if not (args.quick or args.skip_simulation):
         runs["simulation"] = ["bench_simulation.py"]

@@ -17,8 +17,8 @@ it; the ConsDB token and password stay in the environment, and only whether they
 recorded (Dagster reads them itself through ``EnvVar``).
 
 Plain dataclasses rather than pydantic: the CLI reads these settings on every command, and
-importing pydantic would add about a quarter of a metadata-only command's start-up time
-(``docs/benchmarks.md``, "CLI start-up").
+importing pydantic would lengthen the start-up of every metadata-only command
+(``docs/benchmarks.md``, "Settings without pydantic").
 """
 
 from __future__ import annotations
