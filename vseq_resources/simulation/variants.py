@@ -1,11 +1,25 @@
 """The variants of a pre-night simulation: what differs between the runs made for one night.
 
-Production (``lsst_survey_sim``'s ``run_prenight_sims.sh``) runs, each afternoon, a nominal
-simulation tagged ``prenight ideal nominal`` (label "Nominal start and overhead, ideal
-conditions, ..."), a delayed start tagged ``prenight ideal delay_<minutes>`` ("Start time delayed
-by <minutes> minutes, nominal slew and visit overhead, ideal conditions, ...") and randomised
-overheads. vseq mirrors the nominal and delayed runs and adds a degraded-seeing run; readers
-select the nominal one by its tags, so only it carries ``nominal``.
+Production runs, each afternoon, the same pre-loaded scheduler several ways and tags each run
+(``vseqarchive tag``) so that readers can pick one. The tags and labels, as production's batch
+scripts write them (``lsst_survey_sim`` ``batch/run_prenight_sims.sh`` for Simonyi, rubin_sim's
+``batch/run_prenight_sims.sh`` for the SV survey), for 3 nights from the coming one:
+
+- nominal: ``prenight ideal nominal`` (``rewards`` added to the copy that keeps rewards),
+  "Nominal start and overhead, ideal conditions, run at <time>";
+- delayed start by N minutes (Simonyi 240; SV 10 and 60): ``prenight ideal delay_<N>``,
+  "Start time delayed by <N> minutes, nominal slew and visit overhead, ideal conditions, run at
+  <time>"; the start is the -12 degree twilight plus N minutes (``compute_sim_start_and_end``
+  in ``rubin_sim.sim_archive.prenight``);
+- anomalous overhead: ``prenight ideal anomalous_overhead`` (random slew offsets from
+  rubin_sim's ``AnomalousOverheadFunc``; not offered here).
+
+vseq mirrors the nominal and delayed runs with the same tags and label text, and adds a
+degraded-seeing run (constant seeing worse than the ideal 0.7"), tagged ``prenight
+seeing_<arcsec>``: not ``ideal``, since its conditions are not, and never ``nominal``, which
+readers use to select the nominal run. Which variants a partition runs is the ``variants`` list
+of the ``prenight`` resource (run configuration or ``VSEQ_PRENIGHT_VARIANTS``); names are
+those of :data:`NAMED_VARIANTS` or ``delay_<minutes>`` / ``seeing_<arcsec>``.
 """
 
 from __future__ import annotations
@@ -47,6 +61,13 @@ DELAY_60 = SimulationVariant(
     description="Start time delayed by 60 minutes, nominal slew and visit overhead, ideal conditions",
     delay_minutes=60.0,
 )
+DELAY_240 = SimulationVariant(
+    name="delay_240",
+    tags=("prenight", "ideal", "delay_240"),
+    description="Start time delayed by 240 minutes, nominal slew and visit overhead, ideal conditions",
+    delay_minutes=240.0,
+)
+"""Production's delayed Simonyi run."""
 SEEING_1_2 = SimulationVariant(
     name="seeing_1.2",
     tags=("prenight", "seeing_1.2"),
@@ -54,14 +75,16 @@ SEEING_1_2 = SimulationVariant(
     seeing_fwhm_500=1.2,
 )
 DEFAULT_VARIANTS: tuple[SimulationVariant, ...] = (NOMINAL, DELAY_60, SEEING_1_2)
+"""What a partition runs unless configured otherwise: the nominal start, an hour's delay, 1.2" seeing."""
+NAMED_VARIANTS: tuple[SimulationVariant, ...] = (NOMINAL, DELAY_60, DELAY_240, SEEING_1_2)
 
 _DELAY = re.compile(r"^delay_(?P<minutes>\d+(\.\d+)?)$")
 _SEEING = re.compile(r"^seeing_(?P<fwhm>\d+(\.\d+)?)$")
 
 
 def variant_by_name(name: str) -> SimulationVariant:
-    """A variant by name: one of :data:`DEFAULT_VARIANTS`, ``delay_<minutes>`` or ``seeing_<arcsec>``."""
-    for variant in DEFAULT_VARIANTS:
+    """A variant by name: one of :data:`NAMED_VARIANTS`, ``delay_<minutes>`` or ``seeing_<arcsec>``."""
+    for variant in NAMED_VARIANTS:
         if variant.name == name:
             return variant
     if match := _DELAY.match(name):
@@ -83,7 +106,7 @@ def variant_by_name(name: str) -> SimulationVariant:
         )
     from ..errors import InvalidInputError
 
-    known = ", ".join(v.name for v in DEFAULT_VARIANTS)
+    known = ", ".join(v.name for v in NAMED_VARIANTS)
     raise InvalidInputError(
         f"unknown simulation variant {name!r}: use {known}, delay_<minutes> or seeing_<arcsec>"
     )

@@ -84,6 +84,12 @@ def test_variants_by_name() -> None:
     from vseq_resources.simulation.variants import variant_by_name
 
     assert variant_by_name("nominal") is NOMINAL
+    delay_240 = variant_by_name("delay_240")
+    assert delay_240.tags == ("prenight", "ideal", "delay_240")  # production's Simonyi tags
+    assert delay_240.delay_minutes == 240
+    assert delay_240.description == (
+        "Start time delayed by 240 minutes, nominal slew and visit overhead, ideal conditions"
+    )
     assert variant_by_name("delay_30").delay_minutes == 30
     assert variant_by_name("seeing_1.5").seeing_fwhm_500 == 1.5
     assert "nominal" not in variant_by_name("seeing_1.5").tags
