@@ -476,15 +476,8 @@ class ArchiveReader:
         night = parse_dayobs(day_obs) if day_obs is not None else None
 
         def query(db: MetadataDatabase) -> pd.DataFrame:
-            row = db.simulation_metadata(key)
-            frame = pd.DataFrame([row])
-            if night is not None:
-                stats = db.prenight_simulations(
-                    night, row["telescope"], tags=(), max_simulation_age=None, with_stats=True
-                )
-                stats = stats.loc[stats["visitseq_uuid"] == key, "stats"]
-                frame["stats"] = [stats.iloc[0] if len(stats) else None]
-            return frame
+            # Its own row and its stats of that night: not the night's whole pre-night query.
+            return pd.DataFrame([db.simulation_metadata(key, stats_day_obs=night)])
 
         answered, frame = self._from_database(query)
         if not answered:

@@ -20,9 +20,17 @@ from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
 from .connection import configure_engine, connection_error, statement_error
 
+_INDEXED_SCHEMA_SQL = (
+    "SELECT CASE WHEN to_regclass('simulation_tag_spans') IS NULL THEN FALSE "
+    "ELSE has_table_privilege('simulation_tag_spans', 'SELECT') END"
+)
+"""True when the schema has revision 0007's indexes and this role may read its candidates table."""
+
 
 class DatabaseAccess:
     """An engine dedicated to one schema (``search_path`` and UTC set on every connection)."""
+
+    _indexed_schema = False
 
     def __init__(self, engine: sa.Engine, schema: str) -> None:
         self.schema = validate_schema_name(schema)
@@ -70,6 +78,14 @@ class DatabaseAccess:
         else:
             with self._connect() as own:
                 yield own
+
+    def _is_indexed(self, conn: sa.Connection) -> bool:
+        """Whether the schema has revision 0007's night indexes (a schema the reference created
+        and nobody migrated has not). Remembered once true: indexes are not dropped under a
+        running reader, except by a downgrade."""
+        if not self._indexed_schema:
+            self._indexed_schema = bool(conn.execute(sa.text(_INDEXED_SCHEMA_SQL)).scalar())
+        return self._indexed_schema
 
     def _require(self, conn: sa.Connection, key: uuid.UUID) -> None:
         """Side tables have no foreign key (PostgreSQL cannot reference a parent and its children),

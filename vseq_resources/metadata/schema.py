@@ -43,6 +43,19 @@ The reference view wrote ``DATE(creation_time - INTERVAL '12 hours')``, which ca
 session time zone; this form is also immutable, so it can be indexed.
 """
 
+NIGHT_SPAN_CLASS_SQL = "LENGTH(LTRIM(CAST(CAST(last_day_obs - first_day_obs AS BIT(31)) AS TEXT), '0'))"
+"""The span class of a sequence: the bit length of ``last_day_obs - first_day_obs`` (revision 0007).
+
+A sequence of class ``c`` covers night N only if it starts at most ``2^c - 1`` nights before N, so
+"covering N" is one bounded range scan per class of an index on (telescope, class, first night).
+"""
+
+
+def _night_span_index(table: str) -> Index:
+    return Index(
+        f"{table}_night_span_idx", "telescope", literal_column(NIGHT_SPAN_CLASS_SQL), "first_day_obs"
+    )
+
 
 def _visitseq_columns() -> list[Column]:
     """The columns of ``visitseq``, which every child table inherits."""
@@ -63,6 +76,7 @@ visitseq = Table(
     metadata,
     *_visitseq_columns(),
     Index("visitseq_sha256_idx", "visitseq_sha256"),
+    _night_span_index("visitseq"),
 )
 
 simulations = Table(
@@ -76,6 +90,7 @@ simulations = Table(
     Column("sim_runner_kwargs", JSONB),
     Column("parent_last_day_obs", DATE),
     Index("simulations_sha256_idx", "visitseq_sha256"),
+    _night_span_index("simulations"),
     Index("simulations_night_idx", "telescope", "first_day_obs", "last_day_obs", "creation_time"),
     Index("simulations_telescope_creation_idx", "telescope", "creation_time"),
     Index(
@@ -93,6 +108,7 @@ completed = Table(
     *_visitseq_columns(),
     Column("query", TEXT),
     Index("completed_sha256_idx", "visitseq_sha256"),
+    _night_span_index("completed"),
     postgresql_inherits="visitseq",
 )
 
@@ -105,6 +121,7 @@ mixedvisitseq = Table(
     Column("early_parent_uuid", UUID(as_uuid=True)),
     Column("late_parent_uuid", UUID(as_uuid=True)),
     Index("mixedvisitseq_sha256_idx", "visitseq_sha256"),
+    _night_span_index("mixedvisitseq"),
     postgresql_inherits="visitseq",
 )
 
@@ -317,7 +334,32 @@ creates; the numbering never depends on them: a simulation whose day is missing 
 by a count of its day's earlier simulations, the same numbering.
 """
 
-VSEQ_TABLES = ("file_checksums", "simulation_days")
+simulation_tag_spans = Table(
+    "simulation_tag_spans",
+    metadata,
+    Column("visitseq_uuid", UUID(as_uuid=True), primary_key=True),
+    Column("tag", TEXT, primary_key=True),
+    Column("telescope", TEXT, nullable=False),
+    Column("first_day_obs", DATE),
+    Column("last_day_obs", DATE),
+    Column("span_class", INTEGER),
+    Column("creation_time", TIMESTAMP(timezone=True)),
+    Index(
+        "simulation_tag_spans_night_idx",
+        "tag",
+        "telescope",
+        "span_class",
+        "first_day_obs",
+        postgresql_include=["last_day_obs", "creation_time"],
+    ),
+)
+"""vseq's own: one row per (simulation, tag) with the simulation's telescope, covered nights, span
+class and creation time (revision 0007), kept in step by triggers on ``tags``, ``simulations`` and
+``visitseq``. "Simulations carrying a tag that cover a night" is read from it in time proportional
+to the answer; queries take only candidates from it and re-check them on the reference tables.
+"""
+
+VSEQ_TABLES = ("file_checksums", "simulation_days", "simulation_tag_spans")
 """Tables vseq adds to the reference schema (absent from a schema the reference created)."""
 
 VISITSEQ_TABLES: dict[str, Table] = {t.name: t for t in (visitseq, simulations, completed, mixedvisitseq)}

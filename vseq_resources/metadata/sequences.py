@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
 from .access import DatabaseAccess, visitseq_table
+from .simulation_queries import night_path, tag_path
 from .values import as_day, as_tag, as_uuid, creation_cutoff, escape_like, for_column, frame, plain
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ class Sequences(DatabaseAccess):
         case); ``max_age``: created less than that many days before ``now``.
         """
         v = visitseq_table(table).alias("v")
+        wanted = [as_tag(t) for t in tags]
         conditions: list[sa.ColumnElement[bool]] = []
         if telescope is not None:
             conditions.append(v.c.telescope == telescope)
@@ -179,7 +181,29 @@ class Sequences(DatabaseAccess):
             conditions.append(v.c.visitseq_label.ilike(f"%{escape_like(label)}%", escape="\\"))
         if max_age is not None:
             conditions.append(v.c.creation_time >= creation_cutoff(now, max_age))
-        conditions += has_tags(v.c.visitseq_uuid, tags)
+        conditions += has_tags(v.c.visitseq_uuid, wanted)
+        rows = v.join(_pg_class, _pg_class.c.oid == _stored_in(v))
+        with self._connect() as conn:
+            if day_obs is not None and telescope is not None and self._is_indexed(conn):
+                # Candidates from the night indexes (revision 0007), each looked up by key; every
+                # condition is still checked on the row.
+                night_params: dict[str, Any] = {"night": as_day(day_obs), "telescope": telescope}
+                if table == "simulations" and wanted:
+                    path = tag_path("tag", with_cutoff=False)
+                    night_params["tag"] = wanted[0]
+                else:
+                    path = night_path(visitseq_table(table).name, with_cutoff=False)
+                found = sa.text(path).bindparams(**night_params)
+                candidates = found.columns(visitseq_uuid=s.visitseq.c.visitseq_uuid.type).subquery("c")
+                rows = candidates.join(v, v.c.visitseq_uuid == candidates.c.visitseq_uuid).join(
+                    _pg_class, _pg_class.c.oid == _stored_in(v)
+                )
+            return frame(list(conn.execute(self._search_query(v, rows, conditions, limit))), SEARCH_COLUMNS)
+
+    @staticmethod
+    def _search_query(
+        v: sa.FromClause, rows: sa.FromClause, conditions: list[sa.ColumnElement[bool]], limit: int | None
+    ) -> sa.Select:
         query = (
             sa.select(
                 v.c.visitseq_uuid,
@@ -193,11 +217,10 @@ class Sequences(DatabaseAccess):
                 v.c.visitseq_sha256,
                 tags_json(v.c.visitseq_uuid),
             )
-            .select_from(v.join(_pg_class, _pg_class.c.oid == _stored_in(v)))
+            .select_from(rows)
             .where(*conditions)
             .order_by(v.c.creation_time, v.c.visitseq_uuid)
         )
         if limit is not None:
             query = query.limit(int(limit))
-        with self._connect() as conn:
-            return frame(list(conn.execute(query)), SEARCH_COLUMNS)
+        return query
