@@ -4,6 +4,7 @@ The reliability tests kill a writing process (a real ``SIGKILL``) at exact steps
 sequence, or stop a server while a write is in flight. To make those moments deterministic, the
 write path calls :func:`fault_point` at a few named places:
 
+- ``before_upload``: a file is about to be stored (nothing of it sent yet, not even a check);
 - ``during_upload``: a file upload has sent at least one chunk and not yet the last one;
 - ``after_visits_upload``: ``visits.h5`` is stored and verified, side files are not yet;
 - ``before_transaction``: every file is stored, the database transaction has not begun;

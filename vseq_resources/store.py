@@ -243,6 +243,7 @@ class ArchiveStore:
         """
         target = self.file_path(telescope, creation_dayobs, uuid, name)
         url = str(target)
+        fault_point("before_upload")  # tests only: see vseq_resources.faults
         with store_errors("store", url):
             if target.exists():
                 digest, size = _hash_source(source)

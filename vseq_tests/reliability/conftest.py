@@ -10,12 +10,17 @@ import pytest
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_tests.reliability.support import FULL, open_archive
 
+S3_POINTS_IN_CI = (None, "during_upload", "in_transaction")
+"""Kill points run on the S3 store in CI (None: tests without kill points)."""
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect (not skip) the long variants unless ``VSEQ_RELIABILITY_FULL=1``.
 
-    CI runs a representative subset in about five minutes; the variants marked ``full`` (and
-    the S3 store at every kill point but the transaction) run with ``VSEQ_RELIABILITY_FULL=1
+    CI runs a representative subset: every kill point on the local store, and on S3 the two
+    whose outcome is S3's own (``during_upload``: the cut multipart upload stays invisible;
+    ``in_transaction``: every file stored, no row). The variants marked ``full`` and S3 at the
+    other kill points (the same outcome as the local store) run with ``VSEQ_RELIABILITY_FULL=1
     uv run pytest vseq_tests/reliability``, as ``docs/reliability.md`` records.
     """
     if FULL:
@@ -23,7 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, deselected = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        s3_variant = params.get("store_base") == "s3" and params.get("point") not in (None, "in_transaction")
+        s3_variant = params.get("store_base") == "s3" and params.get("point") not in S3_POINTS_IN_CI
         (deselected if item.get_closest_marker("full") or s3_variant else kept).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

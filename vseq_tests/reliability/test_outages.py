@@ -1,6 +1,13 @@
 """The store or the database goes away in the middle of a write, then comes back.
 
-- S3 stopped (``s3_server.stop()``) after ``visits.h5`` is stored, before the side files;
+Each fault is applied while the write is held at a named pause point (``vseq_resources.faults``)
+or while the step waits for its Dagster retry, and each test asserts on what the fault caused
+(the error raised, the failed request that was retried, the error the retried step failed with),
+so that none can pass with the fault missing the operation.
+
+- S3 stopped (``s3_server.stop()``) just before ``visits.h5`` is stored, until a request of the
+  store layer has failed: its own retries absorb the outage;
+- S3 stopped after ``visits.h5`` is stored, before the side files;
 - the metadata database (an embedded server in a temporary directory) stopped before the
   transaction;
 - the writer's connection terminated (``pg_terminate_backend``) inside the transaction, before
@@ -32,6 +39,7 @@ from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.dagster_resources import ArchiveResource, SqlConsDBResource
 from vseq_resources.embedded import embedded_database_url, stop_embedded_database
 from vseq_resources.errors import DatabaseUnavailableError, StoreError
+from vseq_resources.store import ArchiveStore
 from vseq_tests.reliability.conftest import BACKFILL_NIGHTS, visits_of
 from vseq_tests.reliability.dagster_job import FAST_RETRIES
 from vseq_tests.reliability.support import (
@@ -116,15 +124,18 @@ def _retries(result) -> int:  # type: ignore[no-untyped-def]
     return sum(e.event_type == DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
 
 
+def _retried_errors(result) -> list[str]:  # type: ignore[no-untyped-def]
+    """What each step that was retried had failed with (the whole chain of causes)."""
+    return [
+        e.event_specific_data.error.to_string()
+        for e in result.all_events
+        if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY
+    ]
+
+
 def _checks_passed(result) -> bool:  # type: ignore[no-untyped-def]
     evaluations = result.get_asset_check_evaluations()
     return len(evaluations) == 2 and all(e.passed for e in evaluations)
-
-
-def _later(seconds: float, action) -> threading.Thread:  # type: ignore[no-untyped-def]
-    thread = threading.Thread(target=lambda: (time.sleep(seconds), action()), daemon=True)
-    thread.start()
-    return thread
 
 
 # -- the store ------------------------------------------------------------------------------------
@@ -163,19 +174,47 @@ def test_short_store_outage_absorbed(
     db_schema: str,  # type: ignore[no-untyped-def]
     s3_base: str,
     consdb_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """S3 down for 3 s when the step starts: the store layer's own retries (lsst.resources and
-    botocore, up to about 60 s) carry the write through; one sequence, checks pass."""
+    """S3 stops just as the step starts storing ``visits.h5`` and comes back once a request of the
+    store layer has failed: its own retries (botocore and lsst.resources, up to about 60 s)
+    carry the write through without a Dagster retry; one sequence, checks pass."""
     resource = ArchiveResource(database_url=pg_url, db_schema=db_schema, archive_uri=s3_base, migrate=True)
-    s3_server.stop()
+    failed_requests: list[str] = []
+    request_failed = threading.Event()
+
+    def on_retry(caught_exception: BaseException | None = None, **_: object) -> None:
+        if caught_exception is not None:  # no answer at all: the server is down
+            failed_requests.append(type(caught_exception).__name__)
+            request_failed.set()
+
+    # lsst.resources shares one client per endpoint: the store layer's requests go through it.
+    client = ArchiveStore(s3_base).base.client
+    client.meta.events.register("needs-retry.s3", on_retry)
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("VSEQ_FAULT_PAUSE", "before_upload")
+    monkeypatch.setenv("VSEQ_FAULT_MARKER", str(marker))
+
+    def outage() -> None:
+        wait_for(marker)  # the step holds at its first upload
+        s3_server.stop()
+        marker.unlink()
+        request_failed.wait(120)
+        s3_server.start_again()
+
+    fault = threading.Thread(target=outage, daemon=True)
+    fault.start()
     try:
-        restart = _later(3, s3_server.start_again)
         result = _materialize(resource, consdb_url)
-        restart.join()
+        fault.join()
     finally:
+        client.meta.events.unregister("needs-retry.s3", on_retry)
         if s3_server.process.poll() is not None:
             s3_server.start_again()
+    assert failed_requests, "no request of the store layer failed: the outage missed the write"
     assert result.success
+    assert _retries(result) == 0  # absorbed by the store layer, not by Dagster
     assert _checks_passed(result)
     _one_completed_sequence(resource)
 
@@ -204,6 +243,7 @@ def test_long_store_outage_dagster_retries(
             s3_server.start_again()
     assert result.success
     assert _retries(result) >= 1
+    assert all("StoreError" in error and "s3://" in error for error in _retried_errors(result))
     assert _checks_passed(result)
     _one_completed_sequence(resource)
 
@@ -272,6 +312,8 @@ def test_database_down_then_back_during_dagster_retries(
     restart.join()
     assert result.success
     assert _retries(result) >= 1
+    # Opening the archive (its migration check) met the stopped server.
+    assert all("connection to server" in error for error in _retried_errors(result))
     assert _checks_passed(result)
     archive = resource.open()
     try:
@@ -340,6 +382,7 @@ def test_connection_dropped_dagster_step_retried(
     dropper.join()
     assert result.success
     assert _retries(result) == 1
+    assert "lost the connection to the metadata database" in _retried_errors(result)[0]
     assert _checks_passed(result)
     archive = resource.open()
     try:
