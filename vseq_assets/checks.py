@@ -2,7 +2,8 @@
 
 Both checks look at the sequence the asset partition's newest materialization names (its
 ``uuid`` metadata), or, when Dagster has no record of one (a check run on its own against an
-archive filled elsewhere), at the newest completed sequence of that telescope and night.
+archive filled elsewhere), at the newest completed sequence covering that night
+(:meth:`~vseq_resources.metadata.completed.CompletedSequences.newest_completed`).
 They are blocking: a downstream step (a pre-night simulation pre-loading these visits) does not
 run on a sequence that failed them.
 """
@@ -40,19 +41,17 @@ def _checked_sequence(
     """The archive, the sequence to check and what Dagster recorded; a failure when there is none.
 
     The sequence is the one the partition's newest materialization names, else the newest
-    completed sequence of that telescope and night.
+    completed sequence covering that night (the metadata layer's one answer).
     """
     night = parse_dayobs(context.partition_key)
     vsa = archive.get_archive()
     recorded = materialized_metadata(context, key)
     if recorded.get("uuid"):
         return vsa, uuidlib.UUID(str(recorded["uuid"])), recorded
-    newest = vsa.find_sequences(
-        COMPLETED_TABLE, telescope=telescope, first_day_obs=night, last_day_obs=night, limit=1
-    )
-    if not newest:
-        return _failure(f"no completed {telescope} sequence of {night} is recorded")
-    return vsa, newest[0]["visitseq_uuid"], recorded
+    newest = vsa.metadata.newest_completed(telescope, night)
+    if newest is None:
+        return _failure(f"no completed {telescope} sequence with stored visits covers {night}")
+    return vsa, newest["visitseq_uuid"], recorded
 
 
 def _failure(description: str, **metadata: Any) -> AssetCheckResult:
@@ -73,27 +72,22 @@ def visits_file_check(telescope: str) -> AssetChecksDefinition:
     def visits_file_reads_back(
         context: AssetCheckExecutionContext, archive: ArchiveResource
     ) -> AssetCheckResult:
-        from vseq_resources.store import sha256_of_path
-        from vseq_resources.visits import read_visits_h5, visits_content_hash
+        from vseq_resources.stored_visits import read_stored_visits
+        from vseq_resources.visits import visits_content_hash
 
         checked = _checked_sequence(context, archive, key, telescope)
         if isinstance(checked, AssetCheckResult):
             return checked
         vsa, seq_uuid, recorded = checked
-        meta = vsa.get_metadata(seq_uuid)
-        url = meta.get("visitseq_url")
+        url, expected_sha = vsa.metadata.get_visits_file(seq_uuid)
         if not url:
             return _failure(f"sequence {seq_uuid} has no stored visits", uuid=str(seq_uuid))
-        # None for files recorded before the archive kept checksums (an adopted reference archive).
-        expected_sha = vsa.metadata.get_checksum(url)
+        meta = vsa.get_metadata(seq_uuid)
         problems = []
         try:
-            with vsa.store.local_copy(url) as local:
-                file_sha = sha256_of_path(local)
-                if expected_sha is not None and file_sha != bytes(expected_sha):
-                    known = bytes(expected_sha).hex()
-                    problems.append(f"file checksum {file_sha.hex()} differs from the recorded {known}")
-                visits = read_visits_h5(local)
+            # The one verified read path: the recorded checksum is checked before parsing. A file
+            # without one (an adopted reference archive) is read with a warning; the metadata says so.
+            visits = read_stored_visits(url, expected_sha, sequence=seq_uuid)
         except Exception as err:  # noqa: BLE001 - any failure to read back is what this check reports
             problems.append(f"{url} cannot be read back: {' '.join(str(err).split())}")
             return _failure("; ".join(problems), uuid=str(seq_uuid), url=MetadataValue.url(url))
@@ -107,7 +101,7 @@ def visits_file_check(telescope: str) -> AssetChecksDefinition:
             "uuid": MetadataValue.text(str(seq_uuid)),
             "url": MetadataValue.url(url),
             "rows_read": MetadataValue.int(len(visits)),
-            "file_sha256": MetadataValue.text(file_sha.hex()),
+            "file_sha256": MetadataValue.text(expected_sha.hex() if expected_sha else "(none recorded)"),
             "file_checksum_recorded": MetadataValue.bool(expected_sha is not None),
         }
         if problems:
@@ -145,9 +139,9 @@ def metadata_row_check(telescope: str) -> AssetChecksDefinition:
         problems = []
         if row.get("telescope") != telescope:
             problems.append(f"telescope is {row.get('telescope')!r}")
-        for column in ("first_day_obs", "last_day_obs"):
-            if row.get(column) != night:
-                problems.append(f"{column} is {row.get(column)}, not {night}")
+        first, last = row.get("first_day_obs"), row.get("last_day_obs")
+        if first is None or last is None or not first <= night <= last:
+            problems.append(f"first_day_obs..last_day_obs is {first}..{last}: it does not cover {night}")
         if not row.get("query"):
             problems.append("no query text")
         url = row.get("visitseq_url")

@@ -1,22 +1,35 @@
-"""Asset keys: ``<telescope>/<name>`` for each telescope of the archive."""
+"""Asset keys: ``<telescope>/<name>`` for each telescope of the archive.
+
+The names live in :mod:`vseq_resources.asset_names` (importable without Dagster), where the
+library's partition loaders use them too.
+"""
 
 from __future__ import annotations
 
 from dagster import AssetKey
 
+from vseq_resources.asset_names import (
+    COMPLETED_METADATA,
+    COMPLETED_VISITS,
+    CONSDB_VISITS,
+    PRENIGHT_BRIEFING,
+    PRENIGHT_INDEX,
+    PRENIGHT_METADATA,
+    PRENIGHT_SIMS,
+)
 from vseq_resources.config import TELESCOPES
 
-CONSDB_VISITS = "consdb_visits"
-COMPLETED_VISITS = "completed_visits"
-COMPLETED_METADATA = "completed_metadata"
-PRENIGHT_SIMS = "prenight_sims"
-"""The archived pre-night simulations of a night (their ``visits.h5`` and side files in the store)."""
-PRENIGHT_METADATA = "prenight_metadata"
-"""Their ``simulations`` (and ``mixedvisitseq``) metadata rows."""
-PRENIGHT_INDEX = "prenight_index"
-"""The JSON snapshots of the pre-night simulations covering a night (section 4 of the interface)."""
-PRENIGHT_BRIEFING = "prenight_briefing"
-"""Figures of the night's nominal simulation, archived next to it and shown in the UI."""
+__all__ = [
+    "COMPLETED_METADATA",
+    "COMPLETED_VISITS",
+    "CONSDB_VISITS",
+    "PRENIGHT_BRIEFING",
+    "PRENIGHT_INDEX",
+    "PRENIGHT_METADATA",
+    "PRENIGHT_SIMS",
+    "asset_key",
+    "group_name",
+]
 
 
 def asset_key(telescope: str, name: str) -> AssetKey:

@@ -132,17 +132,15 @@ def completed_plausibility_check(telescope: str) -> AssetChecksDefinition:
         if recorded.get("uuid"):
             seq_uuid = uuidlib.UUID(str(recorded["uuid"]))
         else:
-            newest = vsa.find_sequences(
-                "completed", telescope=telescope, first_day_obs=night, last_day_obs=night, limit=1
-            )
-            if not newest:
+            newest = vsa.metadata.newest_completed(telescope, night)
+            if newest is None:
                 return AssetCheckResult(
                     passed=False,
                     severity=AssetCheckSeverity.WARN,
-                    description=f"no completed {telescope} sequence of {night}",
+                    description=f"no completed {telescope} sequence with stored visits covers {night}",
                 )
-            seq_uuid = newest[0]["visitseq_uuid"]
-        visits = vsa.get_visits(seq_uuid)
+            seq_uuid = newest["visitseq_uuid"]
+        visits = vsa.get_visits(seq_uuid, nights=[night])
         if len(visits) == 0:
             return AssetCheckResult(
                 passed=True, severity=AssetCheckSeverity.WARN, description=f"{night}: no visits to judge"

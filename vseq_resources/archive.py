@@ -88,6 +88,8 @@ class VerifyReport:
     young_orphans: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     not_removed: list[tuple[str, str]] = field(default_factory=list)
+    recorded: list[FileReference] = field(default_factory=list)
+    """Visits files without a checksum whose SHA-256 ``repair`` recorded (trust on first use)."""
 
     @property
     def ok(self) -> bool:
@@ -108,6 +110,10 @@ class VerifyReport:
             out.append(f"ORPHAN   {url}: {state}")
         for url, why in self.not_removed:
             out.append(f"ORPHAN   {url}: could not remove: {why}")
+        for ref in self.recorded:
+            out.append(
+                f"RECORDED {ref.url} ({ref.file_type} of {ref.uuid}): checksum recorded from its bytes"
+            )
         if verbose:
             for url in self.young_orphans:
                 out.append(f"RECENT   {url}: no row refers to it yet (too recent to call an orphan)")
@@ -459,64 +465,40 @@ class VisitSequenceArchive:
         since: str | int | dt.date | None = None,
     ) -> dict[dt.date, dict[str, Any]]:
         """For each night ``since``..``through`` (inclusive; ``since`` None: the whole archive),
-        the newest ``completed`` sequence with stored visits that covers it.
+        the newest ``completed`` sequence with stored visits that covers it, with the recorded
+        SHA-256 of its visits file (``visits_sha256``).
 
-        Nights no stored completed sequence covers are absent. A sequence covering several
-        nights is the answer for each of them unless a newer one covers that night too, so a
-        re-archived night always wins over an older multi-night import. This is what pre-night
-        simulations pre-load (:mod:`vseq_assets.prenight`).
+        The metadata layer's one answer to that question
+        (:meth:`~vseq_resources.metadata.completed.CompletedSequences.newest_completed_by_night`):
+        a multi-night sequence answers for each of its nights unless a newer one covers that
+        night too. This is what pre-night simulations pre-load.
         """
-        import sqlalchemy as sa
-
-        from .metadata import schema
-
-        last = parse_dayobs(through)
-        first = parse_dayobs(since) if since is not None else None
-        kind = schema.completed
-        query = sa.select(kind).where(
-            kind.c.telescope == check_telescope(telescope),
-            kind.c.visitseq_url.is_not(None),
-            kind.c.first_day_obs <= last,
-        )
-        if first is not None:
-            query = query.where(kind.c.last_day_obs >= first)
-        query = query.order_by(kind.c.creation_time.desc(), kind.c.visitseq_uuid)
-        with self.metadata.transaction() as conn:
-            rows = conn.execute(query).mappings().all()
-        chosen: dict[dt.date, dict[str, Any]] = {}
-        for row in rows:  # newest first: a night keeps the first sequence that covers it
-            row_first, row_last = row["first_day_obs"], row["last_day_obs"]
-            if row_first is None or row_last is None:
-                continue
-            night = max(row_first, first) if first is not None else row_first
-            while night <= min(row_last, last):
-                if night not in chosen:
-                    chosen[night] = {
-                        k: (bytes(v) if isinstance(v, memoryview) else v) for k, v in row.items()
-                    }
-                night += dt.timedelta(days=1)
-        return dict(sorted(chosen.items()))
+        return self.metadata.newest_completed_by_night(check_telescope(telescope), through, since)
 
     def get_visits(
-        self, visitseq_uuid: object, nights: Iterable[str | int | dt.date] | None = None
+        self,
+        visitseq_uuid: object,
+        nights: Iterable[str | int | dt.date] | None = None,
+        *,
+        require_checksum: bool = False,
     ) -> pd.DataFrame:
         """The visits of a sequence, optionally only those of some nights (dayobs).
 
-        The file is checked against its recorded checksum before it is read (`IntegrityError`
-        when it differs): a damaged file must not be read as slightly different visits.
+        Read through the one verified read path (:func:`~vseq_resources.stored_visits.read_stored_visits`):
+        the file is checked against its recorded checksum before it is parsed (`IntegrityError`
+        naming the sequence when it differs); a file with none is read with an
+        `UnverifiedFileWarning`, or refused with ``require_checksum``.
         """
-        from .visits import read_visits_h5
+        from .stored_visits import read_stored_visits
 
-        url = self.metadata.get_visitseq_url(as_uuid(visitseq_uuid))
+        seq_uuid = as_uuid(visitseq_uuid)
+        url, sha256 = self.metadata.get_visits_file(seq_uuid)
         if not url:
-            raise NotFoundError(f"sequence {visitseq_uuid} has no stored visits")
+            raise NotFoundError(f"sequence {seq_uuid} has no stored visits")
         wanted = None if nights is None else [parse_dayobs(n) for n in nights]
-        expected = self.metadata.get_checksum(url)
-        if expected is None:
-            return read_visits_h5(url, nights=wanted)
-        with self.store.local_copy(url) as local:
-            self._check_sha256(url, local, expected)
-            return read_visits_h5(local, nights=wanted)
+        return read_stored_visits(
+            url, sha256, sequence=seq_uuid, nights=wanted, require_checksum=require_checksum
+        )
 
     def get_file(
         self,
@@ -524,32 +506,51 @@ class VisitSequenceArchive:
         file_type: str,
         destination: Path,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        require_checksum: bool = False,
     ) -> Path:
         """Copy a stored file to ``destination``, checking its checksum; ``visits`` to an
         sqlite name (``.db``...) is converted back to an opsim database.
 
         ``destination`` appears only complete and verified: the bytes go to a temporary file
-        first. ``progress(done, total)`` is called as the download advances."""
-        from .visits import h5_to_opsim
-
+        first. The visits file goes through the same check as every visits read
+        (:func:`~vseq_resources.store.verified_local_copy`: `IntegrityError` naming the
+        sequence; a file with no recorded checksum warns, or is refused with
+        ``require_checksum``). ``progress(done, total)`` is called as the download advances."""
         seq_uuid = as_uuid(visitseq_uuid)
         destination = Path(destination)
-        if file_type == VISITS_FILE_TYPE:
-            url = self.metadata.get_visitseq_url(seq_uuid)
-            if not url:
-                raise NotFoundError(f"sequence {seq_uuid} has no stored visits")
-            expected = self.metadata.get_checksum(url)
-        else:
+        if file_type != VISITS_FILE_TYPE:
             url, expected = self.metadata.get_file(seq_uuid, file_type)
-        if destination.suffix.lower() in OPSIM_SUFFIXES and file_type == VISITS_FILE_TYPE:
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="vseq-") as tmp:
-                local = Path(tmp) / "visits.h5"
-                self.store.get_file(url, local, progress=progress, expected_sha256=expected)
-                h5_to_opsim(local, destination, overwrite=True)  # written whole, then renamed
+            self.store.get_file(url, destination, progress=progress, expected_sha256=expected)
             return destination
-        self.store.get_file(url, destination, progress=progress, expected_sha256=expected)
+        from .store import verified_local_copy
+
+        url, expected = self.metadata.get_visits_file(seq_uuid)
+        if not url:
+            raise NotFoundError(f"sequence {seq_uuid} has no stored visits")
+        with verified_local_copy(
+            url,
+            expected,
+            what=f"the visits of sequence {seq_uuid}",
+            require_checksum=require_checksum,
+            progress=progress,
+        ) as checked:
+            return self._visits_to(checked, destination)
+
+    @staticmethod
+    def _visits_to(local: Path, destination: Path) -> Path:
+        """Write a verified local ``visits.h5`` to ``destination``: converted to an opsim
+        database for an sqlite name, copied otherwise; written whole, then renamed."""
+        import shutil
+
+        from .atomic import atomic_output
+        from .visits import h5_to_opsim
+
+        if destination.suffix.lower() in OPSIM_SUFFIXES:
+            h5_to_opsim(local, destination, overwrite=True)
+        else:
+            with atomic_output(destination) as temporary:
+                shutil.copyfile(local, temporary)
         return destination
 
     # -- annotations (thin, so that callers need only the archive) -----------------------------
@@ -602,8 +603,10 @@ class VisitSequenceArchive:
         Every referenced file inside this store is read and hashed against its recorded
         checksum; rows pointing at missing files are reported; store files no row refers to are
         orphans (left by interrupted writes). ``repair`` removes orphans older than ``grace``
-        (younger ones may belong to a write that is about to register them) and nothing else:
-        a referenced file is never touched, whatever its state.
+        (younger ones may belong to a write that is about to register them), and records the
+        SHA-256 of visits files that have none (files the production archive wrote), so that
+        readers verify them from then on: trust on first use, so repair a store you trust. A
+        referenced file is never touched, whatever its state.
         """
         base = str(self.store.base)
         report = VerifyReport(store=base)
@@ -617,7 +620,12 @@ class VisitSequenceArchive:
                     report.missing.append(ref)
                     continue
                 if ref.sha256 is None:
-                    report.unchecked.append(ref)
+                    if repair and ref.file_type == VISITS_FILE_TYPE:
+                        stored = self.store.stored_file(ref.url)
+                        self.metadata.record_checksum(ref.uuid, ref.url, stored.sha256, stored.size)
+                        report.recorded.append(ref)
+                    else:
+                        report.unchecked.append(ref)
                     continue
                 actual = self.store.sha256_of(ref.url)
                 report.checked += 1

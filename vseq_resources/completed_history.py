@@ -2,11 +2,14 @@
 
 For a night D, the visits of each night of the look-back window (every archived night, or the
 last ``lookback_nights``) come from the newest ``completed`` sequence with stored visits that
-covers that night (:meth:`~vseq_resources.archive.VisitSequenceArchive.latest_completed_by_night`),
-concatenated in time order. The newest of them is the simulations' parent.
+covers that night (the metadata layer's one answer,
+:meth:`~vseq_resources.metadata.completed.CompletedSequences.newest_completed_by_night`),
+concatenated in time order, each read through the one verified read path
+(:func:`~vseq_resources.stored_visits.read_stored_visits`: the file's recorded SHA-256 is checked
+before it is parsed). The newest of them is the simulations' parent.
 
 Why a cache. Completed sequences are recorded one per night, so a year of history is 365
-``get_visits`` calls: each checks the file's SHA-256 and opens a small fixed-format HDF5 file,
+verified reads: each checks the file's SHA-256 and opens a small fixed-format HDF5 file,
 0.1-0.25 s apiece on the 2-core machines (mostly PyTables opening nodes), 40-90 s every
 afternoon for visits that cannot have changed: a sequence's visits are immutable, and a newer
 sequence for a night has a new UUID. So what was read is kept, per read unit (one sequence, its
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .atomic import atomic_output
+from .stored_visits import read_stored_visits
 
 if TYPE_CHECKING:
     from .archive import VisitSequenceArchive
@@ -113,9 +117,6 @@ def gather_completed_visits(
     for night, row in chosen.items():
         nights_of.setdefault(row["visitseq_uuid"], []).append(night)
         rows[row["visitseq_uuid"]] = row
-    checksums: dict[str, str] = {}
-    if cache_dir is not None:
-        checksums = _visits_checksums(archive, [row["visitseq_url"] for row in rows.values()])
     frames = []
     cached = read = 0
     for seq_uuid, nights in nights_of.items():
@@ -124,11 +125,17 @@ def gather_completed_visits(
         path = key = None
         if cache_dir is not None:
             url = row["visitseq_url"]
-            key = _unit_key(seq_uuid, url, checksums.get(url), nights)
+            sha256 = row["visits_sha256"]
+            key = _unit_key(seq_uuid, url, sha256.hex() if sha256 else None, nights)
             path = _unit_path(cache_dir, seq_uuid, key)
         frame = _read_unit(path, key) if path is not None and key is not None else None
         if frame is None:
-            frame = archive.get_visits(seq_uuid, nights=None if covers_all else nights)
+            frame = read_stored_visits(
+                row["visitseq_url"],
+                row["visits_sha256"],
+                sequence=seq_uuid,
+                nights=None if covers_all else nights,
+            )
             read += 1
             if path is not None and key is not None:
                 _write_unit(path, key, frame)
@@ -142,18 +149,6 @@ def gather_completed_visits(
         visits = visits.sort_values("observationStartMJD", kind="stable", ignore_index=True)
     sequences = {night: row["visitseq_uuid"] for night, row in chosen.items()}
     return PreloadedVisits(visits, sequences, units_cached=cached, units_read=read)
-
-
-def _visits_checksums(archive: VisitSequenceArchive, urls: list[str]) -> dict[str, str]:
-    """The recorded SHA-256 (hex) of each visits file, in one query (absent when none is recorded)."""
-    import sqlalchemy as sa
-
-    from .metadata import schema
-
-    table = schema.file_checksums
-    query = sa.select(table.c.file_url, table.c.file_sha256).where(table.c.file_url.in_(sorted(set(urls))))
-    with archive.metadata.transaction() as conn:
-        return {url: bytes(sha).hex() for url, sha in conn.execute(query)}
 
 
 def _unit_key(seq_uuid: uuidlib.UUID, url: str, sha256: str | None, nights: list[dt.date]) -> str:

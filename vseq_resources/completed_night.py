@@ -138,11 +138,8 @@ def _archive_unless_unchanged(
 ) -> CompletedNight:
     from .visits import compute_nightly_stats
 
-    previous = archive.find_sequences(
-        COMPLETED_TABLE, telescope=telescope, first_day_obs=night, last_day_obs=night
-    )
-    newest = previous[0] if previous else None
-    if newest is not None and bytes(newest["visitseq_sha256"]) == sha256 and newest.get("visitseq_url"):
+    newest = archive.metadata.newest_completed(telescope, night)
+    if newest is not None and bytes(newest["visitseq_sha256"]) == sha256:
         return CompletedNight(
             uuid=newest["visitseq_uuid"],
             url=newest["visitseq_url"],

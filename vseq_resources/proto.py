@@ -291,7 +291,13 @@ def export_proto(
         file_entries: dict[str, dict[str, str]] = {}
         with tempfile.TemporaryDirectory(prefix="vseq-proto-") as tmp:
             if OBSERVATIONS_TYPE not in registered:
-                with archive.store.local_copy(visits_url) as local_h5:
+                from .store import verified_local_copy
+
+                # Converting parses the file: only bytes that match the recorded checksum.
+                _, visits_sha256 = archive.metadata.get_visits_file(seq_uuid)
+                with verified_local_copy(
+                    visits_url, visits_sha256, what=f"the visits of sequence {seq_uuid}"
+                ) as local_h5:
                     opsim = Path(tmp) / OPSIM_FILE
                     h5_to_opsim(local_h5, opsim)
                 file_entries[OBSERVATIONS_TYPE] = _upload(opsim, target_dir.join(OPSIM_FILE), written)

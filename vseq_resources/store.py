@@ -22,6 +22,7 @@ import logging
 import os
 import tempfile
 import uuid as uuid_lib
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,11 +313,17 @@ class ArchiveStore:
 
     def sha256_of(self, url: str) -> bytes:
         """SHA-256 digest of a stored object, read in chunks."""
+        return self.stored_file(url).sha256
+
+    def stored_file(self, url: str) -> StoredFile:
+        """A stored object as it is now: its SHA-256 digest and size, read in chunks."""
         digest = hashlib.sha256()
+        size = 0
         with store_errors("read", url), _resource(url).open("rb") as handle:
             while chunk := handle.read(CHUNK_SIZE):
                 digest.update(chunk)
-        return digest.digest()
+                size += len(chunk)
+        return StoredFile(url, digest.digest(), size)
 
     def read_bytes(self, url: str) -> bytes:
         """The whole content of an object (for small files: metadata, indexes)."""
@@ -335,26 +342,7 @@ class ArchiveStore:
         The bytes go to a temporary file beside the destination, renamed into place only when
         complete (and, with ``expected_sha256``, only when they match: else `IntegrityError`).
         """
-        destination = Path(destination)
-        with store_errors("download", url):
-            source = _resource(url)
-            total = source.size()
-            digest = hashlib.sha256()
-            done = 0
-            with atomic_output(destination) as temporary:
-                with temporary.open("wb") as out, source.open("rb") as handle:
-                    while chunk := handle.read(CHUNK_SIZE):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-                if expected_sha256 is not None and digest.digest() != expected_sha256:
-                    raise IntegrityError(
-                        f"{public_url(url)} has SHA-256 {digest.hexdigest()}, "
-                        f"expected {expected_sha256.hex()}"
-                    )
-        return digest.digest()
+        return download(url, destination, progress, expected_sha256)
 
     @contextlib.contextmanager
     def local_copy(self, url: str) -> Iterator[Path]:
@@ -400,6 +388,100 @@ class ArchiveStore:
                         log.info("not a visit sequence file, skipped: %s", public_url(url))
                     else:
                         yield entry
+
+
+def download(
+    url: str,
+    destination: Path,
+    progress: Progress | None = None,
+    expected_sha256: bytes | None = None,
+) -> bytes:
+    """Copy the object at ``url`` to the local ``destination``, hashing it; return its SHA-256.
+
+    The bytes go to a temporary file beside the destination, renamed into place only when
+    complete and, with ``expected_sha256``, only when they match (else `IntegrityError`, and
+    nothing is left at ``destination``). The digest describes exactly the bytes written, so a
+    file read from ``destination`` afterwards is the file that was checked, even if the stored
+    object changes meanwhile.
+    """
+    destination = Path(destination)
+    with store_errors("download", url):
+        source = _resource(url)
+        total = source.size()
+        digest = hashlib.sha256()
+        done = 0
+        with atomic_output(destination) as temporary:
+            with temporary.open("wb") as out, source.open("rb") as handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+            if expected_sha256 is not None and digest.digest() != expected_sha256:
+                raise IntegrityError(
+                    f"{public_url(url)} has SHA-256 {digest.hexdigest()}, expected {expected_sha256.hex()}"
+                )
+    return digest.digest()
+
+
+class UnverifiedFileWarning(UserWarning):
+    """A stored file was read although no SHA-256 is recorded for it (written by production).
+
+    Turn it into an error to refuse such files: ``warnings.simplefilter("error",
+    UnverifiedFileWarning)``, ``-W error::vseq_resources.store.UnverifiedFileWarning``, or
+    ``require_checksum=True`` where a reader offers it.
+    """
+
+
+class UnverifiedFileError(IntegrityError):
+    """A stored file has no recorded SHA-256 and the caller asked for verified files only."""
+
+
+@contextlib.contextmanager
+def verified_local_copy(
+    url: str,
+    expected_sha256: bytes | None,
+    *,
+    what: str,
+    require_checksum: bool = False,
+    why_unverified: str | None = None,
+    progress: Progress | None = None,
+) -> Iterator[Path]:
+    """A private local copy of a stored file whose bytes match ``expected_sha256``.
+
+    The copy is hashed while it is written and handed out only when it matches, so a caller
+    parsing it (PyTables unpickles stored attributes: the checksum is the only guard against a
+    file changed in the store) parses exactly the bytes that were checked. A mismatch raises
+    `IntegrityError` naming ``what`` (e.g. "the visits of sequence <uuid>"). With no recorded
+    checksum (``expected_sha256`` None: a file production wrote) the copy is handed out with an
+    `UnverifiedFileWarning`, or refused with `UnverifiedFileError` when ``require_checksum``
+    (``why_unverified`` says why there is no checksum, when it is not simply unrecorded).
+    The copy is removed afterwards; ``progress(done, total)`` follows the download.
+    """
+    public = public_url(url)
+    if expected_sha256 is None:
+        why = why_unverified or (
+            "no SHA-256 is recorded for it (`vseqarchive verify --repair` records the checksum of a "
+            "file in a store you trust)"
+        )
+        if require_checksum:
+            raise UnverifiedFileError(f"refusing to read {what} ({public}) unverified: {why}")
+        warnings.warn(
+            f"reading {what} ({public}) without verifying its bytes: {why}",
+            UnverifiedFileWarning,
+            stacklevel=3,
+        )
+    with tempfile.TemporaryDirectory(prefix="vseq-read-") as tmp:
+        local = Path(tmp) / "verified-copy"
+        actual = download(url, local, progress)
+        if expected_sha256 is not None and actual != bytes(expected_sha256):
+            raise IntegrityError(
+                f"refusing to read {what}: {public} has SHA-256 {actual.hex()}, recorded "
+                f"{bytes(expected_sha256).hex()}; the stored file was changed or damaged "
+                "(`vseqarchive verify` lists such files)"
+            )
+        yield local
 
 
 def _parse_entry(url: str, parts: list[str], name: str) -> StoreEntry | None:

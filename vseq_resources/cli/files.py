@@ -118,7 +118,12 @@ def _format_check(target: Path) -> Path:
 
 
 @click.command("verify")
-@click.option("--repair", is_flag=True, help="Remove store files that no metadata row refers to.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Remove store files that no metadata row refers to, and record the checksum of visits "
+    "files that have none (written by production; trust on first use).",
+)
 @click.option(
     "--grace-hours",
     type=float,
@@ -132,7 +137,8 @@ def verify(state: CliState, repair: bool, grace_hours: float, quiet: bool) -> No
     """Check the store against the metadata: checksums, missing files, files with no row.
 
     Exit status 1 when anything is wrong. With --repair, only files that no row refers to
-    (left by interrupted writes) are removed; nothing a row refers to is ever touched.
+    (left by interrupted writes) are removed, and visits files with no recorded checksum get
+    one (from their bytes as stored now); nothing a row refers to is ever changed.
     """
     archive = state.archive()
     report = archive.verify(

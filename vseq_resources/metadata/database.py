@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ..errors import ConfigurationError
 from . import schema as s
 from .annotations import Annotations
+from .completed import CompletedSequences
 from .conda_envs import CondaEnvs
 from .connection import describe_location
 from .files import Files
@@ -30,7 +31,9 @@ from .sequences import Sequences
 from .simulations import Simulations
 
 
-class MetadataDatabase(Sequences, Annotations, Files, NightlyStats, CondaEnvs, Simulations):
+class MetadataDatabase(
+    Sequences, Annotations, Files, NightlyStats, CondaEnvs, Simulations, CompletedSequences
+):
     """The metadata database of one archive: an engine dedicated to one schema.
 
     The engine's connections are set up for the schema (``search_path``) and UTC when this object

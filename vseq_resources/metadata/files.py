@@ -113,6 +113,22 @@ class Files(DatabaseAccess):
             found = conn.execute(sa.select(c.file_sha256).where(c.file_url == url)).first()
         return plain(found[0]) if found else None
 
+    def get_visits_file(self, visitseq_uuid: UuidLike) -> tuple[str | None, bytes | None]:
+        """``(visitseq_url, recorded SHA-256)`` of a sequence's visits, in one query: what the
+        verified read path needs (either may be None: visits not stored, no checksum recorded)."""
+        key = as_uuid(visitseq_uuid)
+        v, c = s.visitseq, s.file_checksums
+        query = (
+            sa.select(v.c.visitseq_url, c.c.file_sha256)
+            .select_from(v.outerjoin(c, c.c.file_url == v.c.visitseq_url))
+            .where(v.c.visitseq_uuid == key)
+        )
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"no visit sequence {key} in schema {self.schema!r}")
+        return row[0], plain(row[1])
+
     def file_references(self) -> pd.DataFrame:
         """Every file URL a metadata row refers to, with its recorded checksum when known.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from dagster import EnvVar
@@ -17,6 +17,7 @@ from vseq_resources.visits import read_visits_h5
 from vseq_tests.assets.conftest import EMPTY_NIGHT, LATISS_VISITS, LSSTCAM_VISITS, NIGHT, REST_TOKEN
 from vseq_tests.assets.helpers import check_results, materialize_night, materialized
 from vseq_tests.resources.consdb.synthetic import synthetic_night
+from vseq_tests.tamper import plant_payload
 
 
 def _completed_rows(archive: ArchiveResource, telescope: str, night: str) -> list[dict]:
@@ -138,21 +139,22 @@ def test_rest_wrong_token_fails_clearly(archive_resource: ArchiveResource, rest_
     assert _completed_rows(archive_resource, "auxtel", NIGHT) == []
 
 
-def test_check_fails_on_tampered_file(archive_resource: ArchiveResource, consdb_url: str) -> None:
+def test_check_fails_on_tampered_file(
+    archive_resource: ArchiveResource, consdb_url: str, tmp_path: Path
+) -> None:
     resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
     first = materialize_night("simonyi", NIGHT, resources)
     url = materialized(first, "simonyi", "completed_visits")["url"]
-    path = url.removeprefix("file://")
-    frame = pd.read_hdf(path, key="observations")
-    frame.loc[0, "fieldRA"] += 1.0  # a plausible, silent corruption of one visit
-    frame.to_hdf(path, key="observations", mode="a")
+    marker = tmp_path / "payload-ran"
+    plant_payload(url, marker)  # changed in the store, with code that runs if it is parsed
 
     # Same ConsDB content: the existing sequence is reused, and the check reads it back.
     rerun = materialize_night("simonyi", NIGHT, resources, raise_on_error=False)
     assert materialized(rerun, "simonyi", "completed_visits")["new_sequence"] is False
     checks = check_results(rerun)
     assert not checks["visits_file_reads_back"].passed
-    assert "content hash" in checks["visits_file_reads_back"].description
-    assert "file checksum" in checks["visits_file_reads_back"].description
+    description = checks["visits_file_reads_back"].description
+    assert "refusing to read" in description and "SHA-256" in description, description
+    assert not marker.exists(), "the check parsed the tampered file"
     assert checks["metadata_row_points_at_visits"].passed
     assert uuid.UUID(materialized(rerun, "simonyi", "completed_visits")["uuid"])

@@ -19,7 +19,7 @@ from lsst.resources import ResourcePath
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.config import ArchiveSettings
-from vseq_resources.errors import NotFoundError
+from vseq_resources.errors import InvalidInputError, NotFoundError
 from vseq_resources.prenight_index import prenight_index_path, write_prenight_index
 from vseq_resources.readers import (
     OBSLOCTAP_COLUMNS,
@@ -365,8 +365,10 @@ def test_load_partition(archive: VisitSequenceArchive, pg_url: str, closed_port:
     assert sims["nominal"] in index.index
     visits = load_partition(["simonyi", "prenight_sims"], "2026-04-11", reader=reader)
     assert len(visits) == 60
-    created = load_partition("simonyi/prenight_metadata", "2026-04-11", reader=reader)
-    assert set(created.index) == {sims["nominal"], sims["delayed"], sims["no_stats"]}
+    # The partition's simulations start on its night (partition_simulations), whenever made.
+    own = load_partition("simonyi/prenight_metadata", "2026-04-11", reader=reader)
+    assert set(own.index) == {sims["older"], sims["nominal"], sims["delayed"], sims["no_stats"]}
+    assert load_partition("simonyi/prenight_metadata", "2026-04-12", reader=reader).empty
     offline_index = load_partition(
         "simonyi/prenight_index", "2026-04-12", reader=offline_reader(archive, closed_port)
     )
@@ -380,6 +382,6 @@ def test_load_partition(archive: VisitSequenceArchive, pg_url: str, closed_port:
     assert len(night_visits) == 25
     row = load_partition("simonyi/completed_metadata", "2026-04-10", reader=reader)
     assert row["visitseq_uuid"] == completed.uuid and row["query"] == "SELECT 1"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(InvalidInputError, match="not a vseq asset key"):
         load_partition("hubble/prenight_index", "2026-04-11", reader=reader)
     reader.close()
