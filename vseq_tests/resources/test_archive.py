@@ -213,8 +213,11 @@ def test_get_file_detects_tampering(
     data = bytearray(target.read())
     data[len(data) // 2] ^= 0xFF
     target.write(bytes(data), overwrite=True)
-    with pytest.raises(IntegrityError, match="has SHA-256 .*, expected"):
+    with pytest.raises(
+        IntegrityError, match=f"refusing to read the visits of sequence {seq.uuid}: .*recorded"
+    ):
         archive.get_file(seq.uuid, "visits", tmp_path / "visits.h5")
+    assert not (tmp_path / "visits.h5").exists()
 
 
 def test_nightly_stats_and_some_nights(archive: VisitSequenceArchive) -> None:
