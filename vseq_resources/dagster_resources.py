@@ -17,6 +17,8 @@ the Dagster UI shows what a run uses.
   ConsDB of the embedded server). :func:`consdb_resource` picks one from the settings.
 - :class:`PrenightSimulationResource`: what the pre-night simulations run
   (:class:`~vseq_resources.config.PrenightSettings` as fields).
+- :class:`VseqArchiveIOManager`: loads archived partitions of vseq's assets, from the archive
+  itself, for downstream assets in any code location.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    EnvVar,
+    InitResourceContext,
+    InputContext,
+    OutputContext,
+)
 from pydantic import Field, PrivateAttr
 
 from .config import DEFAULT_SCHEDULER_CONFIG
@@ -351,3 +360,64 @@ def prenight_resource(settings: PrenightSettings) -> PrenightSimulationResource:
         record_mixed=settings.record_mixed,
         site_data_dir=settings.site_data_dir,
     )
+
+
+# -- reading archived partitions in any code location ---------------------------------------
+
+
+class VseqArchiveIOManager(ConfigurableIOManager):
+    """Loads archived partitions of vseq's assets from the archive itself, for downstream assets.
+
+    Declare vseq's assets as ``AssetSpec`` s in your own code location with this IO manager's
+    key (``AssetSpec(["simonyi", "completed_visits"], partitions_def=...).with_io_manager_key(
+    "vseq_archive")``, or ``AssetIn(..., input_manager_key="vseq_archive")``), and a downstream
+    asset gets the partition's value: the visits frame of a completed night or of the
+    partition's pre-night simulation, the index frame, metadata rows, the briefing's figure
+    URLs. Values come from :data:`vseq_resources.readers.PARTITION_LOADERS` (the mapping
+    ``load_partition`` uses), visits files through the one verified read path. A downstream
+    asset spanning several partitions gets ``{partition key: value}``.
+
+    It never writes: vseq's own assets record into the archive themselves, so storing an output
+    through it is refused.
+    """
+
+    archive: ArchiveResource = Field(description="The archive to read (its settings; nothing is written).")
+    require_checksum: bool = Field(
+        default=False,
+        description="Refuse visits files with no recorded SHA-256 (written by production) instead of "
+        "reading them with a warning.",
+    )
+    connect_timeout: float = Field(
+        default=3.0, description="Seconds to wait for the metadata database before using the snapshots."
+    )
+
+    def load_input(self, context: InputContext) -> Any:
+        from .errors import InvalidInputError
+        from .readers import ArchiveReader, load_partition
+
+        key = context.asset_key
+        if not context.has_asset_partitions:
+            raise InvalidInputError(
+                f"{key.to_user_string()} is partitioned by dayobs: give the downstream asset dayobs "
+                "partitions (or a partition mapping) to read it through the vseq archive IO manager"
+            )
+        partitions = list(context.asset_partition_keys)
+        reader = ArchiveReader.from_settings(
+            self.archive.settings(), self.connect_timeout, require_checksum=self.require_checksum
+        )
+        with reader:
+            values = {partition: load_partition(key, partition, reader=reader) for partition in partitions}
+        context.log.info(
+            f"read {key.to_user_string()} partition(s) {', '.join(partitions)} from the archive "
+            f"({reader.last_source or 'database'})"
+        )
+        return values[partitions[0]] if len(partitions) == 1 else values
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        from .errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"the vseq archive IO manager only reads: {context.asset_key.to_user_string()} cannot be "
+            "stored through it (vseq's assets record into the archive themselves); give this asset "
+            "another IO manager"
+        )
