@@ -10,6 +10,8 @@ numpy, pandas or lsst.resources, which the store and visits modules need.
 - `Settings` (every variable, read once), `ArchiveSettings`, `PrenightSettings`;
 - `archive_completed_night`, `run_prenight`: archiving a night's completed visits and its
   pre-night simulations, as the pipeline does;
+- stored visits, verified against their recorded checksum before parsing: `read_stored_visits`
+  (`UnverifiedFileWarning`, `UnverifiedFileError` for files without one);
 - ``visits.h5`` and visits tables: `read_visits_h5`, `write_visits_h5`, `visits_content_hash`,
   `compute_nightly_stats`, `opsim_to_h5`, `h5_to_opsim`;
 - the errors vseq raises on purpose, all subclasses of `VseqError`.
@@ -31,6 +33,9 @@ _EXPORTS = {
     "run_prenight": "prenight",
     "ArchiveStore": "store",
     "StoredFile": "store",
+    "UnverifiedFileError": "store",
+    "UnverifiedFileWarning": "store",
+    "read_stored_visits": "stored_visits",
     "MetadataDatabase": "metadata",
     "migrate": "metadata",
     "ArchiveReader": "readers",

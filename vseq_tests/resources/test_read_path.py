@@ -106,7 +106,7 @@ SIM_READ_PATHS: dict[str, Callable[[Archived], Any]] = {
     "ArchiveReader.visits_for_nights": lambda a: _with_reader(
         a, lambda r: r.visits_for_nights(NIGHT, "2026-04-12", now=NOW)
     ),
-    "ArchiveReader.night_stats": lambda a: _with_reader(
+    "ArchiveReader.visits(latest_simulation)": lambda a: _with_reader(
         a, lambda r: r.visits(r.latest_simulation(NIGHT, now=NOW), [NIGHT])
     ),
     "load_partition prenight_sims": lambda a: _with_reader(
