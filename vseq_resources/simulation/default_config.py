@@ -25,15 +25,22 @@ The survey, built from rubin_scheduler's own example surveys:
   catch up in dark time) and from the real sky maps; a pre-night simulation started from little
   history would otherwise pick the red pairs every night (the deeper-target r/i/z footprints
   always have the larger deficit), so a dark night showed no u or g at all;
-- second tier: greedy single visits in riz y for twilight and gaps.
+- second tier: greedy single visits in riz y for twilight and gaps, with the baseline's masks
+  plus ``AvoidFastRevisitsBasisFunction`` (any band, :data:`GREEDY_REVISIT_GAP_MINUTES`): a
+  field observed in the last half hour is masked, so the greedy tier never takes one pointing
+  back to back. Without it, in twilight (when no pair fits before the Sun rises) the best-scored
+  field stayed best after each visit (slew time zero, the sky darkest there, and
+  ``VisitRepeatBasisFunction``'s penalty lapsing after its 20 pairs), and the greedy tier took
+  the same field 27-60 times in a row.
 """
 
 from __future__ import annotations
 
 import healpy as hp
 import numpy as np
-from rubin_scheduler.scheduler.basis_functions import BaseBasisFunction
+from rubin_scheduler.scheduler.basis_functions import AvoidFastRevisitsBasisFunction, BaseBasisFunction
 from rubin_scheduler.scheduler.example import simple_greedy_survey, simple_pairs_survey
+from rubin_scheduler.scheduler.example.simple_examples import standard_masks
 from rubin_scheduler.scheduler.schedulers import CoreScheduler
 from rubin_scheduler.scheduler.utils import Footprint
 from rubin_scheduler.scheduler.utils.sky_area import generate_all_sky
@@ -48,6 +55,7 @@ SCP_SCALE = 0.1
 PAIR_BANDS = (("u", "g"), ("g", "r"), ("r", "i"), ("i", "z"), ("z", "y"))
 GREEDY_BANDS = ("r", "i", "z", "y")
 PAIR_MINUTES = 33.0
+GREEDY_REVISIT_GAP_MINUTES = 30.0
 SCIENCE_PROGRAM = "vseq_default"
 DARK_BANDS = ("u", "g")
 BRIGHT_BANDS = ("z", "y")
@@ -134,6 +142,12 @@ def get_scheduler(
             bandname=band,
             survey_start=survey_start,
             footprints_hp=maps,
+            mask_basis_functions=[
+                *standard_masks(nside=nside),
+                AvoidFastRevisitsBasisFunction(
+                    bandname=None, nside=nside, gap_min=GREEDY_REVISIT_GAP_MINUTES
+                ),
+            ],
             science_program=SCIENCE_PROGRAM,
             observation_reason=f"singles_{band}",
         )

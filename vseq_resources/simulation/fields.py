@@ -1,10 +1,19 @@
 """A stand-in for the field tessellation that blob and greedy surveys point at.
 
 rubin_scheduler's area surveys take their pointings from ``site_models/icover.3.5292.23.0.txt``,
-N. J. A. Sloane's icosahedral covering of the sphere by 5292 points, part of the downloaded data.
-Offline, vseq writes the same number of points as a Fibonacci lattice, which is near-uniform with
-a covering radius within a few percent of the icosahedral code's; the surveys rotate the
-tessellation every night anyway, so no field centre is special.
+N. J. A. Sloane's icosahedral *covering* of the sphere by 5292 points: every point of the sky is
+within the camera's 1.75-degree radius (``HpInLsstFov``) of some field centre, so whichever
+healpixel a survey picks, the field nearest to it (``hp2fields``) observes it. The file is part of
+the downloaded data; offline, vseq writes a Fibonacci lattice instead, near-uniform and trivially
+generated, but it covers less well than Sloane's code: with 5292 points about 1 % of the sky is
+farther than 1.75 degrees from every centre (up to 2.1 degrees near the poles). A survey whose
+best pixel lies there points at the nearest field without ever observing that pixel, so the
+pixel stays best: the greedy tier took one field 27-60 times in a row. :data:`N_FIELDS` is
+therefore the smallest round number of lattice points whose covering radius is inside the
+camera's (8000 points: at most 1.71 degrees from a centre, checked on an nside-512 grid by
+``vseq_tests/resources/simulation/test_site_data.py``); the surveys rotate the tessellation every
+night anyway, so no field centre is special. More, smaller-spaced fields than production's are an
+approximation of the offline site data, recorded as such in each simulation's metadata.
 """
 
 from __future__ import annotations
@@ -14,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 FIELDS_FILE = "icover.3.5292.23.0.txt"
-N_FIELDS = 5292
+N_FIELDS = 8000
+FOV_RADIUS_DEG = 1.75
+"""The camera radius rubin_scheduler's ``HpInLsstFov`` marks as observed."""
 
 
 def fibonacci_sphere(n: int = N_FIELDS) -> np.ndarray:

@@ -45,11 +45,11 @@ from rubin_scheduler.utils import SURVEY_START_MJD
 from ..config import default_state_dir
 from ..dayobs import dayobs_int, dayobs_mjd_start, parse_dayobs
 from .almanac import Span, write_almanac
-from .fields import write_fields
+from .fields import FOV_RADIUS_DEG, N_FIELDS, write_fields
 from .sky import MODEL_NAME, dark_maps
 
 SiteDataKind = Literal["rubin_sim_data", "vseq_approximate"]
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ALMANAC_FILES = ("sunsets.npz", "sun_moon.npz", "planet_locations.npz")
 DESCRIPTION_FILE = "vseq_site_data.json"
 
@@ -171,7 +171,10 @@ def _build(target: Path, first: dt.date, last: dt.date, survey_start_mjd: float)
             "sky_model": MODEL_NAME,
             "almanac": almanac,
             "dark_maps": "vseq approximate sky, dark term at minimum airmass",
-            "field_tessellation": "Fibonacci lattice of 5292 points (stand-in for icover.3.5292.23.0)",
+            "field_tessellation": (
+                f"Fibonacci lattice of {N_FIELDS} points covering the sky at the {FOV_RADIUS_DEG} deg camera "
+                "radius (stand-in for icover.3.5292.23.0, 5292 points)"
+            ),
             "first_day_obs": first.isoformat(),
             "last_day_obs": last.isoformat(),
             "survey_start_mjd": survey_start_mjd,

@@ -70,3 +70,23 @@ def test_activation_restores_environment(site_data: SiteData, monkeypatch) -> No
     import os
 
     assert os.environ["RUBIN_SIM_DATA_DIR"] == "/nonexistent/rubin_sim_data"
+
+
+def test_field_tessellation_covers_the_sky_at_the_camera_radius(site_data: SiteData) -> None:
+    """Every point of the sky is observed by its nearest field (rubin's ``HpInLsstFov`` radius)."""
+    import healpy as hp
+    import numpy as np
+    from rubin_scheduler.site_models import read_fields
+    from scipy.spatial import cKDTree
+
+    from vseq_resources.simulation.fields import FOV_RADIUS_DEG, N_FIELDS
+
+    with site_data.activated():
+        ra_deg, dec_deg = read_fields()
+    assert len(ra_deg) == N_FIELDS
+    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
+    centres = np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
+    sky = np.array(hp.pix2vec(512, np.arange(hp.nside2npix(512)))).T
+    distance, _ = cKDTree(centres).query(sky)
+    farthest = np.degrees(2 * np.arcsin(distance.max() / 2))
+    assert farthest < FOV_RADIUS_DEG - 0.02, farthest
