@@ -1,16 +1,26 @@
 """Benchmark of pre-night simulations: site data, default nights, pre-loading a year of visits.
 
 Run with ``.venv/bin/python benchmarks/bench_simulation.py [--dark DAYOBS] [--bright DAYOBS]
-[--no-reference]``. Prints wall and CPU times and the process's peak resident memory; the
-figures are recorded in ``docs/benchmarks.md`` ("Simulation"). Targets (issue): a one-night
-default simulation under 60 s and pre-loading a year of visits (~200k) under 10 s on a 2-core
-machine.
+[--no-reference] [--no-archive] [--partition-only]``. Prints wall and CPU times and the
+process's peak resident memory; the figures are recorded in ``docs/benchmarks.md``
+("Simulation"). Targets: a one-night default simulation under 60 s and pre-loading a year of
+visits (~200k) under 10 s on a 2-core machine; a default partition's simulations (3 variants x
+3 nights) under 90 s (issue 16).
 
 Measured:
 
 - site data preparation for one night (cold, then cached);
 - a one-night simulation of the default configuration on a dark night (new moon) and a bright
   one (full moon), with the visits per band;
+- a default pre-night partition's simulations (issue 16): 3 variants (nominal, delay_60,
+  seeing_1.2) x 3 nights from the dark night, rewards recorded, after pre-loading two nights of
+  synthetic completed visits; first as before (variants one after the other in this process,
+  rubin_scheduler's own mask padding: the baseline, measured in the same run), then as a
+  partition now runs them (:data:`~vseq_resources.simulation.runner.DEFAULT_WORKERS` worker
+  processes, :mod:`vseq_resources.simulation.grow_mask`). Wall time, CPU time of this process
+  and of its worker processes, the load average before and after, where the time went (site
+  data, configuration and pre-load, each variant), and a check that both simulated exactly the
+  same visits. ``--partition-only`` runs just this;
 - pre-loading 200 000 synthetic completed visits spread over the year before the night: with
   rubin_scheduler's own ``CoreScheduler.add_observations_array`` (the reference, before vseq's
   fix; skipped with ``--no-reference``) and with vseq's path (:mod:`vseq_resources.simulation.preload`);
@@ -109,6 +119,60 @@ def preload_from_archive(visits: pd.DataFrame, night: dt.date, workdir: Path) ->
         services.drop_schema(url, schema)
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished child processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
+def partition(night: dt.date) -> None:
+    """A default partition's simulations, the old way (baseline) and the new way, same visits."""
+    from vseq_resources.simulation import DEFAULT_VARIANTS, run_simulations
+    from vseq_resources.simulation.runner import DEFAULT_WORKERS
+
+    completed = synthetic_visits(1500, night - dt.timedelta(days=2), night - dt.timedelta(days=1))
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="vseq-bench-partition-") as tmp:
+        with timed("partition: site data for 3 nights (cold)"):
+            prepare_site_data(night, night + dt.timedelta(days=2), cache_dir=tmp)
+        for name, workers, fast in (("baseline", 1, False), ("now", DEFAULT_WORKERS, True)):
+            load = os.getloadavg()[0]
+            wall, (own, children) = time.perf_counter(), _cpu_seconds()
+            with quiet():
+                results = run_simulations(
+                    DEFAULT_CONFIG,
+                    day_obs=night,
+                    nights=3,
+                    variants=DEFAULT_VARIANTS,
+                    preloaded_visits=completed,
+                    site_data_dir=tmp,
+                    record_rewards=True,
+                    workers=workers,
+                    fast_masks=fast,
+                )
+            wall = time.perf_counter() - wall
+            own_after, children_after = _cpu_seconds()
+            runs[name] = results
+            variants = ", ".join(
+                f"{r.variant.name} {r.timings['simulation_seconds']:.1f} s ({len(r.observations)} visits)"
+                for r in results
+            )
+            print(
+                f"partition {name:<8} (workers={workers}, fast_masks={fast}): {wall:6.1f} s wall, "
+                f"CPU {own_after - own:6.1f} s here + {children_after - children:6.1f} s in workers; "
+                f"load {load:.2f} -> {os.getloadavg()[0]:.2f}\n    pre-load "
+                f"{results[0].timings['preload_seconds']:.2f} s; per variant (wall, in its process): "
+                f"{variants}",
+                flush=True,
+            )
+    for old, new in zip(runs["baseline"], runs["now"], strict=True):
+        pd.testing.assert_frame_equal(old.observations, new.observations)
+        for key in ("reward_df", "obs_rewards"):
+            pd.testing.assert_frame_equal(old.rewards[key], new.rewards[key])
+    print("partition: both ways simulated identical visits and rewards for every variant", flush=True)
+
+
 def main(dark: dt.date, bright: dt.date, reference: bool, from_archive: bool) -> None:
     os.environ.pop("RUBIN_SIM_DATA_DIR", None)  # the offline path is what is measured
     print(f"load average before: {os.getloadavg()[0]:.2f} (2-core machine; shared load skews wall times)")
@@ -155,5 +219,11 @@ if __name__ == "__main__":
     parser.add_argument("--bright", default=BRIGHT_NIGHT.isoformat(), help="a bright night (dayobs)")
     parser.add_argument("--no-reference", action="store_true", help="skip rubin_scheduler's own pre-load")
     parser.add_argument("--no-archive", action="store_true", help="skip the year through the archive")
+    parser.add_argument("--partition-only", action="store_true", help="only the partition benchmark")
     args = parser.parse_args()
+    os.environ.pop("RUBIN_SIM_DATA_DIR", None)
+    print(f"load average before: {os.getloadavg()} (2-core machine shared with other work)", flush=True)
+    partition(parse_dayobs(args.dark))
+    if args.partition_only:
+        raise SystemExit(0)
     main(parse_dayobs(args.dark), parse_dayobs(args.bright), not args.no_reference, not args.no_archive)

@@ -39,7 +39,8 @@ def test_short_nominal_run(site_data: SiteData, site_data_dir) -> None:
     assert len(visits) > 50
     assert len(visits.columns) == 48
     assert visits["observationStartMJD"].min() >= result.sim_start_mjd
-    assert visits["observationStartMJD"].max() <= result.sim_end_mjd
+    # sim_runner checks the end before each request: the last visit may start after its slew.
+    assert visits["observationStartMJD"].max() <= result.sim_end_mjd + 2.0 / 1440.0
     assert visits["band"].nunique() >= 2
     assert set(result.tables) == {"observations", "info"}
     assert result.rewards is not None and len(result.rewards["reward_df"]) > 0
