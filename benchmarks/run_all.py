@@ -5,6 +5,7 @@
 - ``bench_metadata.py``: metadata queries at 1k, 10k and 100k simulations, vseq against the
   reference archive and the reference's SQL on a vseq-migrated schema (about 4 min);
 - ``bench_visits.py``: archiving and reading one night and a ten-year survey (about 4 min);
+- ``bench_read_path.py``: the verified read path against unverified reads, ``file://`` and S3;
 - ``bench_cli.py``: ``vseqarchive`` start-up (under 1 min);
 - ``bench_settings.py``: what reading the settings costs a command, dataclasses against pydantic
   (under 1 min);
@@ -53,6 +54,7 @@ def main() -> None:
     runs = {
         "metadata": ["bench_metadata.py", *(["--sizes", "1000", "10000"] if args.quick else [])],
         "visits": ["bench_visits.py", *(["--visits", "200000"] if args.quick else [])],
+        "read_path": ["bench_read_path.py", "--s3", *(["--visits", "200000"] if args.quick else [])],
         "cli": ["bench_cli.py"],
         "settings": ["bench_settings.py"],
     }
