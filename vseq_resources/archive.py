@@ -411,11 +411,23 @@ class VisitSequenceArchive:
                 self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
         return stored.url
 
-    def record_package_environment(self, packages: list[dict] | None = None) -> bytes:
-        """Record a package environment (``conda list --json`` shape); returns its hash."""
-        from .environment import package_environment
+    def record_package_environment(self, packages: list[dict] | str | bytes | None = None) -> bytes:
+        """Record a package environment and return its key (the SHA-256 of the stored JSON text).
 
-        return self.metadata.record_conda_env(packages if packages is not None else package_environment())
+        ``packages``: the text ``conda list --json`` printed (``str`` or ``bytes``, stored and
+        keyed exactly as given, as the reference does), a list of package dicts (serialised as
+        conda prints, then keyed), or None for this environment (conda's output when conda runs
+        it, else the installed distributions).
+        """
+        from .environment import conda_list_json, package_environment_json
+
+        if packages is None:
+            text: str | bytes = package_environment_json()
+        elif isinstance(packages, list):
+            text = conda_list_json(packages)
+        else:
+            text = packages
+        return self.metadata.record_conda_env(text)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -508,6 +520,7 @@ class VisitSequenceArchive:
         progress: Callable[[int, int], None] | None = None,
         *,
         require_checksum: bool = False,
+        copied: Callable[[Path], None] | None = None,
     ) -> Path:
         """Copy a stored file to ``destination``, checking its checksum; ``visits`` to an
         sqlite name (``.db``...) is converted back to an opsim database.
@@ -516,7 +529,8 @@ class VisitSequenceArchive:
         first. The visits file goes through the same check as every visits read
         (:func:`~vseq_resources.store.verified_local_copy`: `IntegrityError` naming the
         sequence; a file with no recorded checksum warns, or is refused with
-        ``require_checksum``). ``progress(done, total)`` is called as the download advances."""
+        ``require_checksum``). ``progress(done, total)`` is called as the download advances;
+        ``copied(path)`` when the verified local ``visits.h5`` is ready, before it is converted."""
         seq_uuid = as_uuid(visitseq_uuid)
         destination = Path(destination)
         if file_type != VISITS_FILE_TYPE:
@@ -535,6 +549,8 @@ class VisitSequenceArchive:
             require_checksum=require_checksum,
             progress=progress,
         ) as checked:
+            if copied is not None:
+                copied(checked)
             return self._visits_to(checked, destination)
 
     @staticmethod

@@ -12,8 +12,27 @@ from .base import DAYOBS, CliState, pass_state
 @click.command("migrate")
 @pass_state
 def migrate(state: CliState) -> None:
-    """Create the metadata schema, or bring it up to date (adopting a reference-created one)."""
-    archive = state.archive(migrate=True, store=False)
+    """Create the metadata schema, or bring it up to date (adopting a reference-created one).
+
+    Prints what an operator must know: the adoption of a reference-created schema and its time
+    zone change, the privileges given on vseq's tables, then the revision reached."""
+    import logging
+
+    from ..metadata.migrate import log as migration_log
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            click.echo(record.getMessage())
+
+    handler = Echo(level=logging.INFO)
+    previous = migration_log.level
+    migration_log.addHandler(handler)
+    migration_log.setLevel(logging.INFO)
+    try:
+        archive = state.archive(migrate=True, store=False)
+    finally:
+        migration_log.removeHandler(handler)
+        migration_log.setLevel(previous)
     revision = archive.metadata.revision()
     click.echo(f"schema {archive.metadata.schema} is at revision {revision}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,18 @@ def get_file(state: CliState, uuid: Any, file_type: str, destination: str) -> No
 
         raise NotFoundError(f"no such directory: {target.parent}")
     url = _stored_url(archive, uuid, file_type)
-    archive.get_file(uuid, file_type, target, progress=progress_callback(f"downloading {target.name}"))
+    progress = progress_callback(f"downloading {target.name}")
+    # The reference's two lines: the copy of visits.h5 (a temporary file), then the conversion.
     if file_type == "visits" and target.suffix.lower() in OPSIM_SUFFIXES:
-        click.echo(f"Copied {url} and converted to opsim, wrote to {target}")
+
+        def copied(h5: Path) -> None:
+            click.echo(f"Copied {url} to {h5.as_uri()}")
+
+        archive.get_file(uuid, file_type, target, progress=progress, copied=copied)
+        click.echo(f"Converted to opsim and wrote to {target}")
     else:
-        click.echo(f"Copied {url} to {target.resolve().as_uri()}")
+        archive.get_file(uuid, file_type, target, progress=progress)
+        click.echo(f"Copied {url} to {Path(os.path.abspath(target)).as_uri()}")
 
 
 def _stored_url(archive: Any, uuid: Any, file_type: str) -> str:

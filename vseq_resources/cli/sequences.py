@@ -89,13 +89,18 @@ def record_visitseq_metadata(
 @click.argument("uuid", type=UUID)
 @click.option(
     "--table",
-    default=None,
-    help="Table to read (visitseq, simulations, completed, mixedvisitseq); default: the sequence's own.",
+    default="visitseq",
+    show_default=True,
+    help="Table to read (visitseq, simulations, completed, mixedvisitseq, simulations_extra).",
 )
 @pass_state
-def get_visitseq_metadata(state: CliState, uuid: Any, table: str | None) -> None:
-    """Print the metadata of a sequence as a one-row TSV with a header."""
-    meta = state.archive(store=False).get_metadata(uuid, table)
+def get_visitseq_metadata(state: CliState, uuid: Any, table: str) -> None:
+    """Print the metadata of a sequence as a one-row TSV with a header (hashes in hex)."""
+    archive = state.archive(store=False)
+    if table == "simulations_extra":
+        meta = archive.metadata.simulation_metadata(uuid)
+    else:
+        meta = archive.get_metadata(uuid, table)
     columns = list(meta.keys())
     echo_tsv(columns, [[meta[c] for c in columns]])
 
@@ -169,7 +174,7 @@ def show(state: CliState, uuid: Any) -> None:
     tags = md.get_tags(uuid)
     comments = records_of(md.get_comments(uuid))
     files = md.get_files(uuid)
-    stats = records_of(md.query_nightly_stats(uuid))
+    stats = records_of(md.query_nightly_stats(uuid, include_accumulated=True))
 
     width = max(len(k) for k in meta)
     click.secho(f"visit sequence {uuid}", bold=True)

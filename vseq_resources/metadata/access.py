@@ -35,7 +35,21 @@ class DatabaseAccess:
     def __init__(self, engine: sa.Engine, schema: str) -> None:
         self.schema = validate_schema_name(schema)
         self.engine = engine
+        self._tables_seen: set[str] = set()
         configure_engine(engine, schema)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the schema has table ``name``: vseq's own tables are missing from a schema the
+        reference created until ``vseqarchive migrate`` adopts it, and reads do without them.
+        Remembered once found."""
+        if name not in self._tables_seen:
+            with self._connect() as conn:
+                found = conn.execute(
+                    sa.text("SELECT to_regclass(:name)"), {"name": f'"{self.schema}"."{name}"'}
+                )
+                if found.scalar() is not None:
+                    self._tables_seen.add(name)
+        return name in self._tables_seen
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..config import validate_schema_name
 from ..errors import ConfigurationError, DatabaseUnavailableError, PermissionDeniedError, VseqError
+from .schema import VSEQ_TABLES
 
 _AUTH_FAILURES = (
     "password authentication failed",
@@ -67,16 +68,25 @@ def connection_error(err: sa.exc.OperationalError, url: sa.URL) -> Configuration
 
 
 INSUFFICIENT_PRIVILEGE = "42501"
+UNDEFINED_TABLE = "42P01"
 
 
 def statement_error(err: sa.exc.DBAPIError, url: sa.URL) -> VseqError | None:
     """A one-line vseq error for a statement that failed for a reason outside the caller's
     control: the connection was lost (:class:`DatabaseUnavailableError`, worth retrying) or the
-    role lacks a privilege (:class:`PermissionDeniedError`). None for any other failure."""
+    role lacks a privilege (:class:`PermissionDeniedError`), or a table of vseq's own is missing
+    from a schema the reference created and vseq has not adopted (:class:`ConfigurationError`
+    naming ``migrate``). None for any other failure."""
     orig = getattr(err, "orig", None)
     reason = _libpq_reason(str(orig) if orig is not None else str(err))
     where = describe_location(url)
-    if getattr(orig, "pgcode", None) == INSUFFICIENT_PRIVILEGE:
+    pgcode = getattr(orig, "pgcode", None)
+    if pgcode == UNDEFINED_TABLE and any(f'"{name}"' in reason for name in VSEQ_TABLES):
+        return ConfigurationError(
+            f"the metadata schema at {where} is not adopted by vseq yet ({reason}): "
+            "run 'vseqarchive migrate' first"
+        )
+    if pgcode == INSUFFICIENT_PRIVILEGE:
         return PermissionDeniedError(
             f"the metadata database at {where} refused user {url.username!r}: {reason}"
         )

@@ -107,7 +107,10 @@ class Files(DatabaseAccess):
             c.execute(statement)
 
     def get_checksum(self, url: str) -> bytes | None:
-        """The recorded SHA-256 of a stored file, or None when vseq did not store it."""
+        """The recorded SHA-256 of a stored file, or None when vseq did not store it (or has not
+        adopted the schema yet: a schema the reference created records no checksums)."""
+        if not self.has_table("file_checksums"):
+            return None
         c = s.file_checksums.c
         with self._connect() as conn:
             found = conn.execute(sa.select(c.file_sha256).where(c.file_url == url)).first()
@@ -117,7 +120,7 @@ class Files(DatabaseAccess):
         """``(visitseq_url, recorded SHA-256)`` of a sequence's visits, in one query: what the
         verified read path needs (either may be None: visits not stored, no checksum recorded)."""
         key = as_uuid(visitseq_uuid)
-        v, c = s.visitseq, s.file_checksums
+        v, c = s.visitseq, self._checksums()
         query = (
             sa.select(v.c.visitseq_url, c.c.file_sha256)
             .select_from(v.outerjoin(c, c.c.file_url == v.c.visitseq_url))
@@ -135,7 +138,7 @@ class Files(DatabaseAccess):
         Columns: visitseq_uuid, file_type (``visits`` for ``visitseq_url``), file_url,
         file_sha256 (None when unknown), size_bytes. Used to verify the store against the rows.
         """
-        v, f, c = s.visitseq.c, s.files.c, s.file_checksums
+        v, f, c = s.visitseq.c, s.files.c, self._checksums()
         visits = sa.select(
             v.visitseq_uuid,
             sa.literal(VISITS_FILE_TYPE).label("file_type"),
@@ -159,6 +162,16 @@ class Files(DatabaseAccess):
         )
         with self._connect() as conn:
             return frame(list(conn.execute(query)), FILE_REFERENCE_COLUMNS)
+
+    def _checksums(self) -> sa.FromClause:
+        """``file_checksums``, or an empty stand-in before vseq adopts a reference schema."""
+        if self.has_table("file_checksums"):
+            return s.file_checksums
+        c = s.file_checksums.c
+        columns = [
+            sa.null().cast(col.type).label(col.name) for col in (c.file_url, c.file_sha256, c.size_bytes)
+        ]
+        return sa.select(*columns).where(sa.false()).subquery("file_checksums")
 
 
 def _file_type(file_type: str) -> str:

@@ -9,11 +9,15 @@ Three starting points end at the same head revision:
 - a schema vseq already manages: the missing revisions run.
 
 Everything happens in one transaction under an advisory lock, so two processes migrating at once
-serialise, and a failure leaves the schema as it was.
+serialise, and a failure leaves the schema as it was. Each migration ends by granting the roles that
+use the schema the same privileges on vseq's tables as on the reference tables they stand beside
+(:func:`_share_vseq_tables`). What a migration did that an operator must know (adoption and its
+time zone change, grants) is logged on this module's logger; ``vseqarchive migrate`` prints it.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +30,26 @@ from .schema import REFERENCE_TABLES, REFERENCE_VIEWS
 if TYPE_CHECKING:  # Alembic is imported only when migrating (commands that only query start faster)
     from alembic.config import Config
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 REFERENCE_REVISION = "0001"
 VERSION_TABLE = "alembic_version"
+PRIVILEGES_FROM = {
+    VERSION_TABLE: "visitseq",
+    "file_checksums": "files",
+    "simulation_days": "simulations",
+    "simulation_tag_spans": "simulations",
+    "accumulated_stats": "nightly_stats",
+}
+"""Each table vseq adds, and the reference table whose privileges it gets (same purpose)."""
+ADOPTION_NOTE = (
+    "adopted schema {schema} created by rubin_sim.sim_archive. Upgrade note: simulations_extra now "
+    "computes sim_creation_day_obs and daily_id in UTC, whatever the client's session time zone; the "
+    "reference view used the session's, so a client whose session is not in UTC may see other names "
+    "after this upgrade (a simulation created at 12:00:01Z was '2026-12-04 #3' in an America/Santiago "
+    "session, it is now '2026-12-05 #1'). UTC clients see no change. See docs/compatibility.md."
+)
 
 
 def alembic_config(connection: sa.Connection | None = None, schema: str | None = None) -> Config:
@@ -62,12 +83,50 @@ def migrate(engine: sa.Engine, schema: str) -> str:
         )
         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         config = alembic_config(conn, schema)
-        if _revision(conn, schema) is None and _is_reference_schema(conn, schema):
+        adopting = _revision(conn, schema) is None and _is_reference_schema(conn, schema)
+        if adopting:
             command.stamp(config, REFERENCE_REVISION)
         command.upgrade(config, "head")
         revision = _revision(conn, schema)
+        for note in _share_vseq_tables(conn, schema):
+            log.info(note)
+        if adopting:
+            log.warning(ADOPTION_NOTE.format(schema=schema))
     assert revision is not None
     return revision
+
+
+def _share_vseq_tables(conn: sa.Connection, schema: str) -> list[str]:
+    """Grant every role the privileges on vseq's tables that it holds on their reference
+    counterparts (:data:`PRIVILEGES_FROM`); return what was granted, one line each.
+
+    Production's roles (``reader``: SELECT; ``writer``: SELECT, INSERT, UPDATE) were granted on
+    the tables the reference created; the tables vseq adds are new to them, so without this a
+    read-only role could no longer read a sequence after adoption. Run on every migration (GRANT
+    is idempotent), so privileges granted on the reference tables later are carried over too. Only
+    grants, never revokes.
+    """
+    granted = []
+    for table, source in PRIVILEGES_FROM.items():
+        rows = conn.execute(
+            sa.text(
+                "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,"
+                " a.privilege_type "
+                "FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a "
+                "LEFT JOIN pg_roles AS r ON r.oid = a.grantee "
+                "WHERE c.oid = to_regclass(:source) AND a.grantee <> c.relowner "
+                "AND to_regclass(:target) IS NOT NULL "
+                "ORDER BY 1, 2"
+            ),
+            {"source": f'"{schema}"."{source}"', "target": f'"{schema}"."{table}"'},
+        ).all()
+        by_role: dict[str, list[str]] = {}
+        for role, privilege in rows:
+            by_role.setdefault(role, []).append(privilege)
+        for role, privileges in by_role.items():
+            conn.exec_driver_sql(f'GRANT {", ".join(privileges)} ON "{schema}"."{table}" TO {role}')
+            granted.append(f"granted {', '.join(privileges)} on {table} to {role} (as on {source})")
+    return granted
 
 
 def current_revision(engine: sa.Engine, schema: str) -> str | None:

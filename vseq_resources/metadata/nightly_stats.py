@@ -1,4 +1,5 @@
-"""Per-night statistics of a sequence's per-visit values (``nightly_stats``)."""
+"""Per-night statistics of a sequence's per-visit values (``nightly_stats``; cumulative ones in
+vseq's ``accumulated_stats``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ class NightlyStats(DatabaseAccess):
         same night, value and accumulation are replaced. Returns the number of rows written.
 
         ``accumulated`` defaults to False (statistics of that night only), as in the reference.
+        Per-night rows go to ``nightly_stats`` in the order given (the reference's readers print
+        them in insertion order); cumulative rows go to ``accumulated_stats``, where the
+        reference's readers, which ignore the flag, cannot mistake them for a night's (0008).
         """
         key = as_uuid(visitseq_uuid)
         unknown = set(stats.columns) - set(STATS_COLUMNS) - {"visitseq_uuid"}
@@ -40,38 +44,55 @@ class NightlyStats(DatabaseAccess):
         missing = {"day_obs", "value_name"} - set(stats.columns)
         if missing:
             raise InvalidInputError(f"nightly statistics need column(s) {', '.join(sorted(missing))}")
-        conflict_key = ("visitseq_uuid", "day_obs", "value_name", "accumulated")
-        rows: dict[tuple[Any, ...], dict[str, Any]] = {}  # one row per key: the last one given wins
+        # One row per key: the last one given wins (one multi-row INSERT must not affect a row
+        # twice), at the place of the first.
+        nightly: dict[tuple[Any, ...], dict[str, Any]] = {}
+        accumulated: dict[tuple[Any, ...], dict[str, Any]] = {}
         for record in stats.to_dict(orient="records"):
-            record.setdefault("accumulated", False)
             record["visitseq_uuid"] = key
-            row = {
-                name: for_column(s.nightly_stats.c[name], record.get(name))
-                for name in s.nightly_stats.c.keys()
-            }
-            rows[tuple(row[name] for name in conflict_key)] = row
-        if not rows:
-            return 0
-        statement = pg_insert(s.nightly_stats)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(conflict_key),
-            set_={name: statement.excluded[name] for name in s.STATS_VALUE_COLUMNS},
-        )
-        # RETURNING makes SQLAlchemy send the rows as multi-row INSERTs ("insertmanyvalues"); a
-        # plain executemany sends one statement per row (a year's ~11 000 rows: 3 s that way).
-        statement = statement.returning(s.nightly_stats.c.day_obs)
+            is_accumulated = bool(for_column(s.nightly_stats.c.accumulated, record.get("accumulated", False)))
+            record["accumulated"] = is_accumulated
+            target = s.accumulated_stats if is_accumulated else s.nightly_stats
+            row = {name: for_column(target.c[name], record.get(name)) for name in target.c.keys()}
+            (accumulated if is_accumulated else nightly)[(row["day_obs"], row["value_name"])] = row
         with self._writing(conn) as c:
             self._require(c, key)
-            c.execute(statement, list(rows.values())).all()
-        return len(rows)
+            for target, rows in ((s.nightly_stats, nightly), (s.accumulated_stats, accumulated)):
+                if rows:
+                    _upsert(c, target, list(rows.values()))
+        return len(nightly) + len(accumulated)
 
-    def query_nightly_stats(self, visitseq_uuid: UuidLike) -> pd.DataFrame:
-        """The sequence's statistics (the ``nightly_stats`` columns), by night and value."""
+    def query_nightly_stats(self, visitseq_uuid: UuidLike, include_accumulated: bool = False) -> pd.DataFrame:
+        """The sequence's ``nightly_stats`` rows (every column, in table order), as the reference's
+        ``query_nightly_stats`` returns them: in insertion order (physical order, ``ctid``).
+
+        ``include_accumulated`` appends vseq's cumulative statistics (``accumulated_stats``, with
+        ``accumulated`` True), by night and value, when the schema has them (a schema vseq has
+        not adopted yet has none).
+        """
+        key = as_uuid(visitseq_uuid)
         n = s.nightly_stats.c
-        query = (
-            sa.select(s.nightly_stats)
-            .where(n.visitseq_uuid == as_uuid(visitseq_uuid))
-            .order_by(n.day_obs, n.value_name, n.accumulated)
-        )
+        query = sa.select(s.nightly_stats).where(n.visitseq_uuid == key).order_by(sa.literal_column("ctid"))
         with self._connect() as conn:
-            return frame(list(conn.execute(query)), tuple(s.nightly_stats.c.keys()))
+            rows = list(conn.execute(query))
+        if include_accumulated and self.has_table("accumulated_stats"):
+            a = s.accumulated_stats.c
+            cumulative = (
+                sa.select(*(sa.true().label(c) if c == "accumulated" else a[c] for c in n.keys()))
+                .where(a.visitseq_uuid == key)
+                .order_by(a.day_obs, a.value_name)
+            )
+            with self._connect() as conn:
+                rows += list(conn.execute(cumulative))
+        return frame(rows, tuple(n.keys()))
+
+
+def _upsert(conn: sa.Connection, target: sa.Table, rows: list[dict[str, Any]]) -> None:
+    statement = pg_insert(target)
+    statement = statement.on_conflict_do_update(
+        index_elements=[c.name for c in target.primary_key.columns],
+        set_={name: statement.excluded[name] for name in s.STATS_VALUE_COLUMNS},
+    )
+    # RETURNING makes SQLAlchemy send the rows as multi-row INSERTs ("insertmanyvalues"); a plain
+    # executemany sends one statement per row (a year's ~11 000 rows: 3 s that way).
+    conn.execute(statement.returning(target.c.day_obs), rows).all()

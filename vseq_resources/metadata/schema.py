@@ -359,7 +359,24 @@ class and creation time (revision 0007), kept in step by triggers on ``tags``, `
 to the answer; queries take only candidates from it and re-check them on the reference tables.
 """
 
-VSEQ_TABLES = ("file_checksums", "simulation_days", "simulation_tag_spans")
+accumulated_stats = Table(
+    "accumulated_stats",
+    metadata,
+    Column("visitseq_uuid", UUID(as_uuid=True), primary_key=True),
+    Column("day_obs", DATE, primary_key=True),
+    Column("value_name", TEXT, primary_key=True),
+    Column("count", INTEGER),
+    *(Column(name, DOUBLE_PRECISION) for name in STATS_VALUE_COLUMNS[1:]),
+)
+"""vseq's own: statistics of every visit up to and including ``day_obs`` (revision 0008).
+
+``nightly_stats`` has an ``accumulated`` flag, but the reference's readers aggregate its rows per
+``value_name`` without looking at it, so a cumulative row stored there would be served as that
+night's. vseq therefore keeps ``nightly_stats`` to per-night rows (``accumulated`` false) and the
+cumulative ones here, where no reference query looks.
+"""
+
+VSEQ_TABLES = ("file_checksums", "simulation_days", "simulation_tag_spans", "accumulated_stats")
 """Tables vseq adds to the reference schema (absent from a schema the reference created)."""
 
 VISITSEQ_TABLES: dict[str, Table] = {t.name: t for t in (visitseq, simulations, completed, mixedvisitseq)}

@@ -157,11 +157,6 @@ def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame
     return pd.DataFrame([[plain(v) for v in row] for row in rows], columns=list(columns))
 
 
-def canonical_json(value: Any) -> bytes:
-    """The one byte serialisation of a JSON value that its hash is taken of (sorted keys, no spaces)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def escape_like(text: str) -> str:
     """``text`` as a literal inside a LIKE pattern (escape character ``\\``)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

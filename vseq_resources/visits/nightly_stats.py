@@ -50,6 +50,9 @@ def compute_nightly_stats(
     if not isinstance(visits, pd.DataFrame):
         raise InvalidInputError(f"visits must be a DataFrame, not {type(visits).__name__}")
     columns = [columns] if isinstance(columns, str) else list(columns)
+    if len(visits) == 0:  # an empty simulation: no night to describe (the reference stores nothing)
+        empty = pd.DataFrame(columns=list(NIGHTLY_STATS_COLUMNS))
+        return empty.astype({"accumulated": bool, "count": "int64"})
     present = [c for c in columns if c in visits.columns]
     for column in present:
         if not pd.api.types.is_numeric_dtype(visits[column]) or pd.api.types.is_bool_dtype(visits[column]):

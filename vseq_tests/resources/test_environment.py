@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -12,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from vseq_resources import environment
-from vseq_resources.environment import PACKAGE_KEYS, package_environment, python_distributions
-from vseq_resources.errors import ConfigurationError
+from vseq_resources.environment import (
+    PACKAGE_KEYS,
+    conda_list_json,
+    package_environment,
+    package_environment_json,
+    parse_conda_list,
+    python_distributions,
+)
+from vseq_resources.errors import ConfigurationError, InvalidInputError
 
 CONDA_OUTPUT = [
     {
@@ -45,7 +53,7 @@ def fake_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     conda = bin_dir / "conda"
-    (tmp_path / "list.json").write_text(json.dumps(CONDA_OUTPUT))
+    (tmp_path / "list.json").write_text(json.dumps(CONDA_OUTPUT, indent=2) + "\n")
     conda.write_text(f'#!/bin/sh\n[ "$1 $2" = "list --json" ] || exit 2\ncat {tmp_path / "list.json"}\n')
     conda.chmod(conda.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -75,10 +83,26 @@ def test_python_distributions_have_the_conda_shape(monkeypatch: pytest.MonkeyPat
     assert json.dumps(packages) == json.dumps(python_distributions())  # deterministic
 
 
-def test_conda_answers_in_a_conda_environment(fake_conda: Path) -> None:
-    packages = package_environment()
-    assert [p["name"] for p in packages] == ["astropy", "zlib"]
-    assert packages[1] == CONDA_OUTPUT[0]
+def test_conda_answers_in_a_conda_environment(fake_conda: Path, tmp_path: Path) -> None:
+    """conda's output is taken as printed (order, spacing): the reference keys its exact bytes."""
+    assert package_environment_json() == (tmp_path / "list.json").read_text()
+    assert package_environment() == CONDA_OUTPUT
+
+
+def test_distributions_are_serialised_as_conda_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    text = package_environment_json()
+    assert text == json.dumps(python_distributions(), indent=2, sort_keys=True, separators=(",", ": ")) + "\n"
+    assert text == conda_list_json(json.loads(text))  # the stored text re-serialises to itself
+
+
+def test_parse_conda_list_keys_the_exact_bytes() -> None:
+    text = json.dumps(CONDA_OUTPUT)
+    key, stored = parse_conda_list(text.encode())
+    assert key == hashlib.sha256(text.encode()).digest() and stored == text
+    assert parse_conda_list(text)[0] == key
+    with pytest.raises(InvalidInputError, match="file x.json is not"):
+        parse_conda_list("[{}]", "file x.json")
 
 
 def test_conda_is_not_used_outside_a_conda_environment(

@@ -7,7 +7,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
 import sqlite3
 import struct
 import subprocess
@@ -33,6 +32,7 @@ from vseq_resources.visits import (
     write_visits_h5,
 )
 from vseq_resources.visits.h5 import COMPLEVEL, COMPLIB
+from vseq_tests.venvs import built_venv
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "vseq_tests" / "fixtures"
@@ -351,20 +351,8 @@ def test_hash_is_the_same_in_another_process(tmp_path: Path, visits: pd.DataFram
 @pytest.fixture(scope="session")
 def pandas2_python() -> Path:
     """A Python with pandas 2.x, numpy 1.x and PyTables (built once with uv, then reused)."""
-    python = PANDAS2_VENV / "bin" / "python"
     probe = "import pandas, tables; assert pandas.__version__.startswith('2.')"
-    if python.exists() and subprocess.run([python, "-c", probe], capture_output=True).returncode == 0:
-        return python
-    uv = [shutil.which("uv")] if shutil.which("uv") else [sys.executable, "-m", "uv"]
-    steps = [
-        [*uv, "venv", "--clear", str(PANDAS2_VENV), "--python", sys.executable],
-        [*uv, "pip", "install", "--python", str(python), "pandas>=2.2,<3", "numpy<2", "tables"],
-    ]
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            pytest.fail(f"cannot build the pandas 2 environment: {result.stderr.strip()[-300:]}")
-    return python
+    return built_venv(PANDAS2_VENV, ["pandas>=2.2,<3", "numpy<2", "tables"], probe)
 
 
 PANDAS2_READER = """

@@ -96,9 +96,10 @@ def test_prenight_batch_script(cli_env: Vseq, tmp_path: Path, monkeypatch, reque
     assert row["files"] == {"rewards": rewards_url}
     visits = opsim_visits(NIGHTS, per_night=30, seed=3)
     assert md.get_metadata(sim)["visitseq_sha256"] == visits_content_hash(visits)
-    stored_stats = md.query_nightly_stats(sim)
-    assert len(stored_stats) == len(NIGHTS) * 2 * 2
+    stored_stats = md.query_nightly_stats(sim)  # per-night rows, the only ones printed
+    assert len(stored_stats) == len(NIGHTS) * 2 and not stored_stats["accumulated"].any()
     assert len(stats.splitlines()) == 1 + len(stored_stats)
+    assert len(md.query_nightly_stats(sim, include_accumulated=True)) == len(NIGHTS) * 2 * 2
     completed_row = md.get_metadata(completed)
     assert completed_row["visitseq_url"] is None and str(completed_row["first_day_obs"]) == "2025-06-20"
 

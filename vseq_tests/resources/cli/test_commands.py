@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from vseq_resources.cli import cli
 from vseq_resources.visits import read_visits_h5, visits_content_hash
 
 from .conftest import Vseq
@@ -52,9 +55,20 @@ def test_record_and_get_metadata(cli_env: Vseq, opsim_db: Path) -> None:
     visits = opsim_visits(("2026-04-11", "2026-04-12"))
     assert row["visitseq_sha256"] == visits_content_hash(visits).hex()
     assert row["visitseq_url"] == ""
-    assert "scheduler_version" in row  # the sequence's own table by default
-    parent = tsv(cli_env.out("get-visitseq-metadata", sim, "--table", "visitseq"))[0]
-    assert "scheduler_version" not in parent
+    assert list(row) == [  # the reference's default table: visitseq, 8 columns
+        "visitseq_uuid",
+        "visitseq_sha256",
+        "visitseq_label",
+        "visitseq_url",
+        "telescope",
+        "first_day_obs",
+        "last_day_obs",
+        "creation_time",
+    ]
+    own = tsv(cli_env.out("get-visitseq-metadata", sim, "--table", "simulations"))[0]
+    assert "scheduler_version" in own
+    extra = tsv(cli_env.out("get-visitseq-metadata", sim, "--table", "simulations_extra"))[0]
+    assert extra["daily_id"] == "1" and extra["tags"] == "[]"
     # Nights come from the visits when not given.
     other = record(cli_env, opsim_db, table="completed", label="completed visits")
     row = tsv(cli_env.out("get-visitseq-metadata", other))[0]
@@ -86,7 +100,7 @@ def test_urls_and_updates(cli_env: Vseq, opsim_db: Path) -> None:
     cli_env("update-visitseq-metadata", sim, "conda_env_sha256", digest)
     cli_env("update-visitseq-metadata", sim, "parent_last_day_obs", "20260410")
     cli_env("update-visitseq-metadata", sim, "sim_runner_kwargs", '{"n_nights": 2}')
-    row = tsv(cli_env.out("get-visitseq-metadata", sim))[0]
+    row = tsv(cli_env.out("get-visitseq-metadata", sim, "--table", "simulations"))[0]
     assert row["scheduler_version"] == "4.6.0"
     assert row["config_url"].endswith("/abc")
     assert row["parent_visitseq_uuid"] == parent
@@ -139,7 +153,9 @@ def test_archive_and_get_files(cli_env: Vseq, opsim_db: Path, rewards_h5: Path, 
 
     db = tmp_path / "out" / "back.db"
     out = cli_env.out("get-file", sim, "visits", str(db))
-    assert "converted" in out and str(db) in out
+    copied, converted = out.splitlines()  # the reference's two lines
+    assert re.fullmatch(f"Copied {re.escape(url)} to file:///.+/visits.h5", copied)
+    assert converted == f"Converted to opsim and wrote to {db}"
     with sqlite3.connect(db) as conn:
         back = pd.read_sql("SELECT * FROM observations", conn)
         info = pd.read_sql("SELECT * FROM info", conn)
@@ -171,25 +187,59 @@ def test_get_visits_formats(cli_env: Vseq, opsim_db: Path, tmp_path: Path) -> No
     assert not (tmp_path / "v.txt").exists()
 
 
-def test_nightly_stats(cli_env: Vseq, opsim_db: Path) -> None:
+def test_nightly_stats(cli_env: Vseq, opsim_db: Path, tmp_path: Path) -> None:
     sim = record(cli_env, opsim_db)
-    assert cli_env.out("query-nightly-stats", sim) == ""
-    printed = tsv(cli_env.out("add-nightly-stats", sim, str(opsim_db), "azimuth", "altitude"))
-    assert {r["value_name"] for r in printed} == {"azimuth", "altitude"}
+    assert cli_env("query-nightly-stats", sim).stdout == "\n"  # the reference's empty line
+    output = cli_env.out("add-nightly-stats", sim, str(opsim_db), "azimuth", "altitude")
+    printed = tsv(output)
+    # The reference's columns and order: night by night, values in the order asked for.
+    assert output.splitlines()[0].split("\t") == [
+        "day_obs", "value_name", "count", "mean", "std", "min", "p05", "q1", "median", "q3", "p95", "max",
+        "accumulated",
+    ]  # fmt: skip
+    assert [(r["day_obs"], r["value_name"]) for r in printed] == [
+        ("2026-04-11", "azimuth"),
+        ("2026-04-11", "altitude"),
+        ("2026-04-12", "azimuth"),
+        ("2026-04-12", "altitude"),
+    ]
+    assert {r["count"] for r in printed} == {"40.0"} and {r["accumulated"] for r in printed} == {"False"}
     stored = tsv(cli_env.out("query-nightly-stats", sim))
-    assert len(stored) == len(printed) == 2 * 2 * 2  # nights x values x accumulated
-    assert "airmass" not in {r["value_name"] for r in stored}
-    night = [r for r in stored if r["day_obs"] == "2026-04-11" and r["accumulated"] in ("False", "false")]
-    assert {int(r["count"]) for r in night} == {40}
+    assert [(r["day_obs"], r["value_name"], r["count"]) for r in stored] == [
+        (r["day_obs"], r["value_name"], "40") for r in printed
+    ]  # insertion order, integer counts: as the reference prints them
     # Default columns, computed again, replace rather than duplicate.
     cli_env("add-nightly-stats", sim, str(opsim_db))
     assert len(tsv(cli_env.out("query-nightly-stats", sim))) == len(stored)
 
 
-def test_record_conda_env(cli_env: Vseq) -> None:
+def test_nightly_stats_of_an_empty_simulation(cli_env: Vseq, tmp_path: Path) -> None:
+    """A batch under ``set -e`` must not stop on an empty simulation: exit 0, nothing stored."""
+    empty = make_opsim_db(tmp_path / "empty.db", per_night=0)
+    sim = record(cli_env, make_opsim_db(tmp_path / "one.db"))
+    result = cli_env("add-nightly-stats", sim, str(empty))
+    assert (
+        result.stdout
+        == "day_obs\tvalue_name\tcount\tmean\tstd\tmin\tp05\tq1\tmedian\tq3\tp95\tmax\taccumulated\n"
+    )
+    assert cli_env("query-nightly-stats", sim).stdout == "\n"
+
+
+def test_record_conda_env(cli_env: Vseq, tmp_path: Path) -> None:
     digest = cli_env.out("record-conda-env")
     assert len(bytes.fromhex(digest)) == 32
     assert cli_env.out("record-conda-env") == digest
+    listing = tmp_path / "conda.json"
+    listing.write_bytes(b'[\n  {"name": "numpy", "version": "2.1.0"}\n]\n')
+    expected = hashlib.sha256(listing.read_bytes()).hexdigest()
+    assert cli_env.out("record-conda-env", "--from", str(listing)) == expected
+    piped = cli_env.runner.invoke(
+        cli, ["record-conda-env", "--from", "-"], input=listing.read_bytes(), env=cli_env.env
+    )
+    assert piped.exit_code == 0 and piped.stdout.strip() == expected
+    listing.write_text("not json")
+    bad = cli_env("record-conda-env", "--from", str(listing), ok=False)
+    assert bad.exit_code == 1 and "conda list --json" in bad.stderr
 
 
 def test_show_and_search(cli_env: Vseq, opsim_db: Path, tmp_path: Path) -> None:

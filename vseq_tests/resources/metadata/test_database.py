@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import threading
 import uuid
 
@@ -210,11 +212,16 @@ def test_nightly_stats(db: MetadataDatabase) -> None:
     assert stored["accumulated"].tolist() == [False, False]
     assert stored["day_obs"].iloc[0] == dt.date(2025, 12, 8)
     assert pd.isna(stored["mean"].iloc[1]) and stored["max"].iloc[1] == 1.1
-    # Writing again replaces (upsert), and accumulated rows live beside per-night ones.
+    # Writing again replaces (upsert); accumulated rows live in their own table, out of sight of
+    # the reference's readers of nightly_stats, and come back only when asked for.
     again = stats.assign(mean=[1.5, 0.7], accumulated=[False, True])
     db.insert_nightly_stats(seq, again)
-    stored = db.query_nightly_stats(seq)
-    assert len(stored) == 3
+    assert len(db.query_nightly_stats(seq)) == 2
+    with db.transaction() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM nightly_stats WHERE accumulated").scalar() == 0
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM accumulated_stats").scalar() == 1
+    stored = db.query_nightly_stats(seq, include_accumulated=True)
+    assert len(stored) == 3 and stored["accumulated"].tolist() == [False, False, True]
     means = stored.set_index(["value_name", "accumulated"])["mean"]
     assert means[("airmass", False)] == 1.5 and means[("seeing", True)] == 0.7
     assert pd.isna(means[("seeing", False)])
@@ -229,16 +236,31 @@ def test_nightly_stats(db: MetadataDatabase) -> None:
 
 
 def test_record_conda_env(db: MetadataDatabase) -> None:
+    """The key is the SHA-256 of the exact text given (the reference's), and the text is stored
+    as given: another spelling of the same list is another key, as in the reference."""
     packages = [
         {"name": "numpy", "version": "2.1.0", "channel": "conda-forge", "build_number": 0},
         {"name": "astropy", "version": "7.0", "channel": "conda-forge", "build_number": 1},
     ]
-    env_hash = db.record_conda_env(packages)
-    assert len(env_hash) == 32
-    assert db.record_conda_env(list(reversed(packages))) == env_hash
+    text = json.dumps(packages, indent=1)
+    env_hash = db.record_conda_env(text)
+    assert env_hash == hashlib.sha256(text.encode()).digest()
+    assert db.record_conda_env(text.encode()) == env_hash  # bytes as read: the same key
+    assert db.conda_env_is_saved(env_hash) and db.conda_env_is_saved(env_hash.hex())
+    other = db.record_conda_env(json.dumps(list(reversed(packages))))
+    assert other != env_hash
     with db.transaction() as conn:
-        rows = conn.exec_driver_sql("SELECT package_name, package_version FROM conda_packages").all()
+        rows = conn.exec_driver_sql(
+            "SELECT package_name, package_version FROM conda_packages WHERE conda_env_hash = %s", (env_hash,)
+        ).all()
+        stored = conn.exec_driver_sql(
+            "SELECT conda_env FROM conda_env WHERE conda_env_hash = %s", (env_hash,)
+        ).scalar()
     assert sorted(rows) == [("astropy", "7.0"), ("numpy", "2.1.0")]
+    assert stored == packages
+    for bad in ("not json", "{}", "[1, 2]", b"\xff"):
+        with pytest.raises(InvalidInputError, match="conda list --json"):
+            db.record_conda_env(bad)
 
 
 def test_transaction_rolls_back_everything(db: MetadataDatabase) -> None:

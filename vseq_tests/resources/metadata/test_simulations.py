@@ -63,6 +63,10 @@ def _populate(db: MetadataDatabase) -> dict[str, uuid.UUID]:
             "mean": [1.3, 1.2],
         }
     )
+    if not db.has_table("accumulated_stats"):
+        # A schema vseq has not adopted has nowhere to keep cumulative statistics apart from the
+        # reference's readers: vseq refuses to write them there (test_database).
+        stats = stats.loc[~stats["accumulated"]]
     db.insert_nightly_stats(made["match_new"], stats)
     return made
 
