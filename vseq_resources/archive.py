@@ -373,6 +373,7 @@ class VisitSequenceArchive:
                 validate_observations(read_visits_h5(h5_path))
                 written: list[StoredFile] = []
                 with self._rollback_files_on_error(written):
+                    new = not self._stored(telescope, creation_day_obs, seq_uuid, "visits.h5")
                     stored = self.store.put_file(
                         telescope,
                         creation_day_obs,
@@ -382,7 +383,8 @@ class VisitSequenceArchive:
                         overwrite=update,
                         progress=progress,
                     )
-                    written.append(stored)
+                    if new:
+                        written.append(stored)
                     with self.metadata.transaction() as conn:
                         self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
                         self.metadata.record_checksum(
@@ -399,10 +401,13 @@ class VisitSequenceArchive:
             raise InvalidInputError(f"sequence {seq_uuid} already has a {file_type!r} file: use update")
         written = []
         with self._rollback_files_on_error(written):
+            # A file already in place (same name, maybe registered under another type) is never
+            # removed on failure: only what this call created is.
+            new = not self._stored(telescope, creation_day_obs, seq_uuid, name)
             stored = self.store.put_file(
                 telescope, creation_day_obs, seq_uuid, source, name, overwrite=update, progress=progress
             )
-            if stored.url != existing.get(file_type, (None, None))[0]:
+            if new:
                 written.append(stored)
             with self.metadata.transaction() as conn:
                 self.metadata.register_file(
@@ -410,6 +415,10 @@ class VisitSequenceArchive:
                 )
                 self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
         return stored.url
+
+    def _stored(self, telescope: str, creation_day_obs: dt.date, seq_uuid: uuidlib.UUID, name: str) -> bool:
+        """Whether the store already holds ``name`` for the sequence."""
+        return self.store.exists(str(self.store.file_path(telescope, creation_day_obs, seq_uuid, name)))
 
     def record_package_environment(self, packages: list[dict] | str | bytes | None = None) -> bytes:
         """Record a package environment and return its key (the SHA-256 of the stored JSON text).
