@@ -473,7 +473,9 @@ def verified_local_copy(
             stacklevel=3,
         )
     with tempfile.TemporaryDirectory(prefix="vseq-read-") as tmp:
-        local = Path(tmp) / "verified-copy"
+        # Named as the stored file (``visits.h5``), as production names its temporary copy: the
+        # first line ``get-file UUID visits X.db`` prints then reads as production's.
+        local = Path(tmp) / (url.rstrip("/").rsplit("/", 1)[-1] or "verified-copy")
         actual = download(url, local, progress)
         if expected_sha256 is not None and actual != bytes(expected_sha256):
             raise IntegrityError(

@@ -29,7 +29,7 @@ def test_cumulative_statistics_move_out_of_nightly_stats(pg_url: str, db_schema:
     engine = sa.create_engine(pg_url)
     sim = uuid.uuid4()
     try:
-        # An archive vseq wrote before 0007: per-night and cumulative rows side by side.
+        # An archive vseq wrote before 0008: per-night and cumulative rows side by side.
         with engine.begin() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{db_schema}"')
             command.upgrade(alembic_config(conn, db_schema), "0007")
