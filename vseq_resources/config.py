@@ -240,10 +240,8 @@ class ArchiveSettings:
         )
 
 
-def postgres_url(*, host: str | None, port: str | int | None, database: str | None, user: str | None) -> str:
+def postgres_url(*, host: str | None, port: int | None, database: str | None, user: str | None) -> str:
     """A psycopg2 SQLAlchemy URL from libpq-style parts (no password: libpq finds it)."""
-    if port is not None and not str(port).isdigit():
-        raise ConfigurationError(f"VSARCHIVE_PGPORT must be a number, not {port!r}")
     netloc = (f"{user}@" if user else "") + (host or "")
     if port:
         netloc += f":{port}"
