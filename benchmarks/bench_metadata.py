@@ -156,24 +156,28 @@ _OTHER_TAGS = """
 
 
 def indexed_prenight(stats: bool, age: bool) -> str:
-    """Pre-night simulations: candidates from the ``prenight`` rows of the tag spans, each
-    creation day of the answer ranked once."""
+    """Pre-night simulations: candidates from the ``prenight`` rows of the tag spans, their
+    columns aggregated per row, each creation day of the answer ranked once."""
     age_sql = "AND sp.creation_time >= CAST(:now AS TIMESTAMPTZ) - CAST(:age AS INTERVAL)" if age else ""
+    extra = _EXTRA.replace(_DAILY_ID + ",", "").replace(f"{_day_of('m')} AS sim_creation_day_obs,", "")
+    columns = "visitseq_uuid, visitseq_label, visitseq_url, telescope, first_day_obs, last_day_obs, "
+    columns += "creation_time, scheduler_version, config_url, sim_runner_kwargs, conda_env_sha256, "
+    columns += "parent_visitseq_uuid, parent_last_day_obs, tags, comments, files"
     return f"""
 WITH found AS MATERIALIZED (
-    SELECT m.*, {DAY_OBS.replace("creation_time", "m.creation_time")} AS day
+    SELECT {extra}{_STATS if stats else ""}, {_day_of("m")} AS day
     FROM (SELECT sp.visitseq_uuid {_CLASSES.format(age=age_sql)}) AS c
     JOIN simulations AS m ON m.visitseq_uuid = c.visitseq_uuid
     WHERE TRUE {_OTHER_TAGS}
 ), numbers AS (
     SELECT r.visitseq_uuid, r.n FROM (SELECT DISTINCT day FROM found) AS d CROSS JOIN LATERAL (
         SELECT w.visitseq_uuid, ROW_NUMBER() OVER (ORDER BY w.creation_time, w.visitseq_uuid) AS n
-        FROM simulations AS w WHERE {DAY_OBS.replace("creation_time", "w.creation_time")} = d.day
+        FROM simulations AS w WHERE {_day_of("w")} = d.day
     ) AS r
 )
-SELECT {_EXTRA.replace(_DAILY_ID, "numbers.n AS daily_id")}{_STATS if stats else ""}
-FROM found AS m JOIN numbers ON numbers.visitseq_uuid = m.visitseq_uuid
-ORDER BY m.creation_time, m.visitseq_uuid"""
+SELECT f.day AS sim_creation_day_obs, numbers.n AS daily_id, {columns}{", stats" if stats else ""}
+FROM found AS f JOIN numbers USING (visitseq_uuid)
+ORDER BY f.creation_time, f.visitseq_uuid"""
 
 
 INDEXED_SEARCH = f"""
@@ -332,7 +336,7 @@ def probes(engine: sa.Engine) -> tuple[dt.date, int, uuid.UUID]:
     return day, count // 2 + 1, sim
 
 
-def prepare_size(url: str, n: int, reuse: bool) -> dict[str, Any]:
+def prepare_size(url: str, n: int, reuse: bool, only: list[str]) -> dict[str, Any]:
     """Build (or reuse) both schemas of one size and the questions asked of them."""
     production, adopted = f"{SCHEMA_PREFIX}_prod_{n}", f"{SCHEMA_PREFIX}_adopted_{n}"
     print(f"\n== {n:,} simulations ==", flush=True)
@@ -425,6 +429,8 @@ def prepare_size(url: str, n: int, reuse: bool) -> dict[str, Any]:
             **production_sql(PROD_METADATA, {"uuid": sim}, rows_of),
         },
     }
+    if only:
+        questions = {name: v for name, v in questions.items() if any(word in name for word in only)}
     return {
         "size": n,
         "schemas": (production, adopted),
@@ -543,6 +549,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
     parser.add_argument("--reuse", action="store_true", help="time schemas kept by an earlier --keep run")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--only", nargs="+", default=[], help="time only the questions naming these words")
     args = parser.parse_args()
     url = services.postgres_server_url(Path(tempfile.mkdtemp(prefix="vseq-bench-pg-", dir="/var/tmp")))
     with sa.create_engine(url).connect() as conn:
@@ -554,7 +561,7 @@ def main() -> None:
     print(f"newest night {NIGHT}, past night {PAST_NIGHT}, {TELESCOPE}, now {NOW}")
     print(f"load average at start {os.getloadavg()}, {os.cpu_count()} CPUs", flush=True)
     started, cpu = time.perf_counter(), time.process_time()
-    prepared = [prepare_size(url, n, args.reuse) for n in args.sizes]
+    prepared = [prepare_size(url, n, args.reuse, args.only) for n in args.sizes]
     try:
         timing_load = os.getloadavg()
         time_all(prepared, args.reps)

@@ -182,18 +182,31 @@ def indexed_simulations_extra_sql(candidates: str, conditions: list[str], *, wit
     """The indexed form: the simulations among ``candidates`` (SQL returning ``visitseq_uuid``,
     each at most once) matching all ``conditions`` on ``m``, as ``simulations_extra`` rows.
 
-    Each candidate is looked up by primary key (``LATERAL``: never a scan of ``simulations``);
-    ``daily_id`` is ranked once per creation day of the selected rows; a simulation without
-    creation time is numbered by UUID among those, as the view does.
+    Each candidate is looked up by primary key (``LATERAL``: never a scan of ``simulations``) and
+    its tags, comments, files and stats are aggregated right there, in the CTE whose row estimate
+    is the candidates': the planner charges those subqueries per estimated row, and the join with
+    the day ranking below is estimated far above the rows it returns (no statistics on either
+    side), which once made the estimated cost pass ``jit_above_cost``. ``daily_id`` is ranked once
+    per creation day of the selected rows; a simulation without creation time is numbered by UUID
+    among those, as the view does.
     """
     where = " AND ".join(["m.visitseq_uuid = c.visitseq_uuid", *conditions])
+    stats = _STATS_SELECT if with_stats else ""
+    columns = ", ".join(
+        f"s.{name}" for name in (*SIMULATIONS_EXTRA_COLUMNS[2:], *(["stats"] if with_stats else []))
+    )
     return f"""
 WITH candidates AS MATERIALIZED ({candidates}),
 selected AS MATERIALIZED (
-    SELECT m.* FROM candidates AS c CROSS JOIN LATERAL (SELECT * FROM simulations AS m WHERE {where}) AS m
+    SELECT {_EXTRA_COLUMNS}{stats},
+        CASE WHEN m.creation_time IS NULL THEN (
+            SELECT COUNT(*) FROM simulations AS r
+            WHERE {creation_day_obs("r")} IS NULL AND r.visitseq_uuid <= m.visitseq_uuid
+        ) END AS undated_daily_id
+    FROM candidates AS c CROSS JOIN LATERAL (SELECT * FROM simulations AS m WHERE {where}) AS m
 ),
 days AS (
-    SELECT DISTINCT {creation_day_obs("m")} AS day FROM selected AS m WHERE m.creation_time IS NOT NULL
+    SELECT DISTINCT {creation_day_obs("s")} AS day FROM selected AS s WHERE s.creation_time IS NOT NULL
 ),
 ranked AS (
     SELECT r.visitseq_uuid, r.daily_id FROM days AS d CROSS JOIN LATERAL (
@@ -201,14 +214,10 @@ ranked AS (
         FROM simulations AS w WHERE {creation_day_obs("w")} = d.day
     ) AS r
 )
-SELECT
-    {creation_day_obs("m")} AS sim_creation_day_obs,
-    COALESCE(ranked.daily_id, CASE WHEN m.creation_time IS NULL THEN (
-        SELECT COUNT(*) FROM simulations AS r
-        WHERE {creation_day_obs("r")} IS NULL AND r.visitseq_uuid <= m.visitseq_uuid
-    ) END) AS daily_id,{_EXTRA_COLUMNS}{_STATS_SELECT if with_stats else ""}
-FROM selected AS m LEFT JOIN ranked ON ranked.visitseq_uuid = m.visitseq_uuid
-ORDER BY m.creation_time, m.visitseq_uuid"""
+SELECT {creation_day_obs("s")} AS sim_creation_day_obs,
+    COALESCE(ranked.daily_id, s.undated_daily_id) AS daily_id, {columns}
+FROM selected AS s LEFT JOIN ranked ON ranked.visitseq_uuid = s.visitseq_uuid
+ORDER BY s.creation_time, s.visitseq_uuid"""
 
 
 def tag_conditions(tags: tuple[str, ...], alias: str = "m") -> tuple[list[str], dict[str, str]]:
