@@ -27,11 +27,11 @@ The survey, built from rubin_scheduler's own example surveys:
   always have the larger deficit), so a dark night showed no u or g at all;
 - second tier: greedy single visits in riz y for twilight and gaps, with the baseline's masks
   plus ``AvoidFastRevisitsBasisFunction`` (any band, :data:`GREEDY_REVISIT_GAP_MINUTES`): a
-  field observed in the last half hour is masked, so the greedy tier never takes one pointing
-  back to back. Without it, in twilight (when no pair fits before the Sun rises) the best-scored
-  field stayed best after each visit (slew time zero, the sky darkest there, and
-  ``VisitRepeatBasisFunction``'s penalty lapsing after its 20 pairs), and the greedy tier took
-  the same field 27-60 times in a row.
+  field observed in the last half hour is masked. The greedy tier used to take one field 27-60
+  times in a row in twilight; the cause was the offline field tessellation (a pixel no field
+  observes stays the best-scored one after every visit, see :mod:`.fields`), fixed there; the
+  mask guards against any other way for a just-observed field to stay best (zero slew time,
+  the darkest sky, ``VisitRepeatBasisFunction``'s penalty lapsing after its 20 pairs).
 """
 
 from __future__ import annotations
