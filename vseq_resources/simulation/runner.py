@@ -140,8 +140,9 @@ def run_simulations(
 
     The variants are independent, so up to ``workers`` of them run at once, each in a process
     of its own (``spawn``: a fresh interpreter, safe inside a threaded Dagster run; it pays
-    about two seconds of imports). Default :data:`DEFAULT_WORKERS`; 1 runs them one after the
-    other in this process. Every variant's result is the same either way (a variant's run depends
+    about two seconds of imports; a script that calls this at import time needs the usual
+    ``if __name__ == "__main__":`` guard). Default :data:`DEFAULT_WORKERS`; 1 runs them one
+    after the other in this process. Every variant's result is the same either way (a variant's run depends
     only on its copy of the scheduler and its observatory: ``benchmarks/bench_simulation.py``
     compares them). ``fast_masks`` pads telescope-limit masks with :mod:`.grow_mask` (same
     masks, a quarter of the simulation time less); False is rubin_scheduler's own path.
