@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import TELESCOPES, ArchiveSettings
 from .dayobs import dayobs_of, parse_dayobs
-from .errors import InvalidInputError, NotFoundError, VseqError
+from .errors import InvalidInputError, NotFoundError, StoreError, VseqError
 from .faults import fault_point
 
 if TYPE_CHECKING:
@@ -90,12 +90,19 @@ class VerifyReport:
     not_removed: list[tuple[str, str]] = field(default_factory=list)
     recorded: list[FileReference] = field(default_factory=list)
     """Visits files without a checksum whose SHA-256 ``repair`` recorded (trust on first use)."""
+    unfinished: list[tuple[FileReference, str]] = field(default_factory=list)
+    """Committed updates whose new content is still at its staging object (the writer stopped
+    between the commit and the move): ``repair`` moves it into place."""
+    finished: list[FileReference] = field(default_factory=list)
+    """Unfinished updates ``repair`` moved into place."""
 
     @property
     def ok(self) -> bool:
         """True when every referenced file is present and matches, and no orphan is left."""
         leftover = [u for u in self.orphans if u not in self.removed]
-        return not (self.missing or self.corrupt or self.unreadable or leftover or self.not_removed)
+        return not (
+            self.missing or self.corrupt or self.unreadable or leftover or self.not_removed or self.unfinished
+        )
 
     def lines(self, verbose: bool = True) -> list[str]:
         out = []
@@ -105,6 +112,15 @@ class VerifyReport:
             out.append(f"CORRUPT  {ref.url} ({ref.file_type} of {ref.uuid}): {why}")
         for ref, why in self.unreadable:
             out.append(f"UNREADABLE  {ref.url} ({ref.file_type} of {ref.uuid}): {why}")
+        for ref, staging in self.unfinished:
+            out.append(
+                f"UNFINISHED {ref.url} ({ref.file_type} of {ref.uuid}): the committed update is still at "
+                f"{staging} (verify --repair moves it into place)"
+            )
+        for ref in self.finished:
+            out.append(
+                f"FINISHED {ref.url} ({ref.file_type} of {ref.uuid}): committed update moved into place"
+            )
         for url in self.orphans:
             state = "removed" if url in self.removed else "no row refers to it (verify --repair removes it)"
             out.append(f"ORPHAN   {url}: {state}")
@@ -371,25 +387,21 @@ class VisitSequenceArchive:
             with self._as_visits_h5(source, OPSIM_SUFFIXES, opsim_to_h5) as h5_path:
                 # Only a readable visits table is stored as the visits (InvalidInputError else).
                 validate_observations(read_visits_h5(h5_path))
-                written: list[StoredFile] = []
-                with self._rollback_files_on_error(written):
-                    new = not self._stored(telescope, creation_day_obs, seq_uuid, "visits.h5")
-                    stored = self.store.put_file(
-                        telescope,
-                        creation_day_obs,
-                        seq_uuid,
-                        h5_path,
-                        "visits.h5",
-                        overwrite=update,
-                        progress=progress,
-                    )
-                    if new:
-                        written.append(stored)
-                    with self.metadata.transaction() as conn:
-                        self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
-                        self.metadata.record_checksum(
-                            seq_uuid, stored.url, stored.sha256, stored.size, conn=conn
-                        )
+
+                def register_visits(stored: StoredFile, conn: Any) -> None:
+                    self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
+                    self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
+
+                stored = self._store_and_register(
+                    telescope,
+                    creation_day_obs,
+                    seq_uuid,
+                    h5_path,
+                    "visits.h5",
+                    update,
+                    progress,
+                    register_visits,
+                )
             return stored.url
         file_type = _check_text("file type", file_type, MAX_TAG_LENGTH)
         if name is None:
@@ -399,26 +411,110 @@ class VisitSequenceArchive:
         existing = self.metadata.get_files(seq_uuid)
         if file_type in existing and not update:
             raise InvalidInputError(f"sequence {seq_uuid} already has a {file_type!r} file: use update")
-        written = []
-        with self._rollback_files_on_error(written):
-            # A file already in place (same name, maybe registered under another type) is never
-            # removed on failure: only what this call created is.
-            new = not self._stored(telescope, creation_day_obs, seq_uuid, name)
-            stored = self.store.put_file(
-                telescope, creation_day_obs, seq_uuid, source, name, overwrite=update, progress=progress
+
+        def register(stored: StoredFile, conn: Any) -> None:
+            self.metadata.register_file(
+                seq_uuid, file_type, stored.sha256, stored.url, update=update, conn=conn
             )
-            if new:
-                written.append(stored)
-            with self.metadata.transaction() as conn:
-                self.metadata.register_file(
-                    seq_uuid, file_type, stored.sha256, stored.url, update=update, conn=conn
-                )
-                self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
+            self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
+
+        stored = self._store_and_register(
+            telescope, creation_day_obs, seq_uuid, source, name, update, progress, register
+        )
         return stored.url
 
-    def _stored(self, telescope: str, creation_day_obs: dt.date, seq_uuid: uuidlib.UUID, name: str) -> bool:
-        """Whether the store already holds ``name`` for the sequence."""
-        return self.store.exists(str(self.store.file_path(telescope, creation_day_obs, seq_uuid, name)))
+    def _store_and_register(
+        self,
+        telescope: str,
+        creation_day_obs: dt.date,
+        seq_uuid: uuidlib.UUID,
+        source: Path | bytes,
+        name: str,
+        update: bool,
+        progress: Callable[[int, int], None] | None,
+        register: Callable[[StoredFile, Any], None],
+    ) -> StoredFile:
+        """Store ``source`` as ``name`` and commit its rows (``register``) so that a failure at
+        any step, a kill included, never loses the committed file.
+
+        A new name is written in place and removed again when the rows do not commit (a file
+        already there is never removed: only what this call created). Replacing a stored file
+        (``update`` with different content) keeps the committed object untouched until the new
+        rows are committed: the new content goes to a staging object beside it
+        (`ArchiveStore.staging_path`), the rows are committed pointing at the file's own name
+        (production readers rely on the name: ``visits.h5``), and only then the staging object
+        is moved into place. A failure before the commit removes only the staging object; a
+        commit whose outcome is unknown is settled by asking the database which checksum it
+        holds. A kill before the commit leaves the staging object as an orphan; a kill (or a
+        store failure) between the commit and the move is finished by ``verify --repair``.
+        """
+        target = str(self.store.file_path(telescope, creation_day_obs, seq_uuid, name))
+        if not (update and self.store.exists(target)):
+            written: list[StoredFile] = []
+            with self._rollback_files_on_error(written):
+                new = not self.store.exists(target)
+                stored = self.store.put_file(
+                    telescope, creation_day_obs, seq_uuid, source, name, overwrite=update, progress=progress
+                )
+                if new:
+                    written.append(stored)
+                with self.metadata.transaction() as conn:
+                    register(stored, conn)
+            return stored
+        from .store import StoredFile
+
+        staging = str(self.store.staging_path(target))
+        staging_name = staging.rsplit("/", 1)[-1]
+        staged = self.store.put_file(
+            telescope, creation_day_obs, seq_uuid, source, staging_name, progress=progress
+        )
+        final = StoredFile(target, staged.sha256, staged.size)
+        try:
+            if self.store.sha256_of(target) == staged.sha256:
+                self.store.delete(staging)  # the same content: only the rows change
+                staging = ""
+            with self.metadata.transaction() as conn:
+                register(final, conn)
+                fault_point("in_transaction")
+        except BaseException:
+            if staging and not self._committed(final):
+                self._discard(staging)
+                raise
+            if staging:
+                self._finish_update(staging, target)
+            raise
+        fault_point("after_update_commit")
+        if staging:
+            self._finish_update(staging, target)
+        return final
+
+    def _committed(self, stored: StoredFile) -> bool:
+        """Whether the database records ``stored``'s checksum for its URL (after a failed
+        commit: the transaction may have committed); True when the database cannot say, so
+        that new content a committed row may vouch for is never thrown away."""
+        try:
+            return self.metadata.get_checksum(stored.url) == stored.sha256
+        except Exception:  # noqa: BLE001 - unknown: keep the staging object for verify --repair
+            log.error(
+                "cannot tell whether the update of %s committed: verify --repair settles it", stored.url
+            )
+            return True
+
+    def _discard(self, url: str) -> None:
+        try:
+            self.store.delete(url)
+        except Exception:  # noqa: BLE001 - the original error wins; verify lists the orphan
+            log.error("could not remove %s after a failed update: verify will list it as an orphan", url)
+
+    def _finish_update(self, staging: str, target: str) -> None:
+        """Move a committed update's content into place (the rows already vouch for it)."""
+        try:
+            self.store.move(staging, target)
+        except VseqError as err:
+            raise StoreError(
+                f"the update of {target} is committed but its new content is still at {staging}: {err}; "
+                "`vseqarchive verify --repair` moves it into place"
+            ) from err
 
     def record_package_environment(self, packages: list[dict] | str | bytes | None = None) -> bytes:
         """Record a package environment and return its key (the SHA-256 of the stored JSON text).
@@ -633,12 +729,17 @@ class VisitSequenceArchive:
         readers verify them from then on: trust on first use, so repair a store you trust. A
         referenced file is never touched, whatever its state.
         """
+        from .store import STAGING_MARK
+
         base = str(self.store.base)
         report = VerifyReport(store=base)
         refs = self.file_references()
         referenced = {ref.url for ref in refs}
         inside = [ref for ref in refs if ref.url.startswith(base)]
         report.external = [ref for ref in refs if not ref.url.startswith(base)]
+        entries = list(self.store.walk_files())
+        staged = {entry.url for entry in entries if STAGING_MARK in entry.name}
+        settled: set[str] = set()  # staging objects of committed updates: never orphans
         for done, ref in enumerate(inside, start=1):
             try:
                 if not self.store.exists(ref.url):
@@ -655,7 +756,16 @@ class VisitSequenceArchive:
                 actual = self.store.sha256_of(ref.url)
                 report.checked += 1
                 if actual != ref.sha256:
-                    report.corrupt.append((ref, f"SHA-256 {actual.hex()}, recorded {ref.sha256.hex()}"))
+                    pending = self._committed_staging(ref, staged)
+                    if pending is None:
+                        report.corrupt.append((ref, f"SHA-256 {actual.hex()}, recorded {ref.sha256.hex()}"))
+                    elif repair:
+                        self.store.move(pending, ref.url)
+                        settled.add(pending)
+                        report.finished.append(ref)
+                    else:
+                        settled.add(pending)  # not an orphan: a committed row vouches for it
+                        report.unfinished.append((ref, pending))
             except NotFoundError:
                 report.missing.append(ref)
             except VseqError as err:
@@ -664,8 +774,10 @@ class VisitSequenceArchive:
                 if progress is not None:
                     progress(done, len(inside))
         cutoff = (now or dt.datetime.now(dt.UTC)) - grace
-        for entry in self.store.walk_files():
-            if entry.url in referenced or not entry.name or entry.url.endswith("/"):
+        for entry in entries:
+            if entry.url in referenced or entry.url in settled:
+                continue
+            if not entry.name or entry.url.endswith("/"):
                 continue  # (object stores may list directory markers: they are not files)
             modified = self._modified(entry.url)
             if modified is not None and modified > cutoff:
@@ -679,6 +791,20 @@ class VisitSequenceArchive:
                 except VseqError as err:
                     report.not_removed.append((entry.url, str(err)))
         return report
+
+    def _committed_staging(self, ref: FileReference, staged: set[str]) -> str | None:
+        """The staging object beside ``ref`` holding the bytes its row records, if any: an update
+        committed by a writer that stopped before moving the content into place."""
+        from .store import STAGING_MARK
+
+        prefix = f"{ref.url}{STAGING_MARK}"
+        for url in sorted(u for u in staged if u.startswith(prefix)):
+            try:
+                if self.store.sha256_of(url) == ref.sha256:
+                    return url
+            except VseqError:
+                continue
+        return None
 
     def _modified(self, url: str) -> dt.datetime | None:
         """When a stored object was last written (None when the store cannot say)."""

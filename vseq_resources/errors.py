@@ -33,6 +33,11 @@ class StoreError(VseqError):
     """The data store failed or holds something other than what was recorded."""
 
 
+class StoreAccessDeniedError(StoreError):
+    """The store refused the credentials or the permission (HTTP 403: ``InvalidAccessKeyId``,
+    ``SignatureDoesNotMatch``, ``AccessDenied``): never transient, retrying cannot fix it."""
+
+
 class IntegrityError(StoreError):
     """A stored file does not match its recorded checksum."""
 
@@ -43,14 +48,14 @@ def is_transient(err: BaseException) -> bool:
     True for an unreachable database (:class:`DatabaseUnavailableError`, SQLAlchemy's operational
     and interface errors, an invalidated connection) and for a store failure with an underlying
     cause (connection refused, timeout, 5xx). False for every refusal of vseq's own (bad visits, a
-    checksum mismatch, "exists with different content", a missing privilege): retrying cannot fix
-    those.
+    checksum mismatch, "exists with different content", a missing privilege) and for a store
+    that refuses the credentials (:class:`StoreAccessDeniedError`): retrying cannot fix those.
     """
     import sqlalchemy as sa
 
     if isinstance(err, DatabaseUnavailableError):
         return True
-    if isinstance(err, StoreError) and not isinstance(err, IntegrityError):
+    if isinstance(err, StoreError) and not isinstance(err, IntegrityError | StoreAccessDeniedError):
         # The store layer's own failure, not a refusal of ours (which carries no cause).
         return err.__cause__ is not None
     if isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):

@@ -8,7 +8,10 @@ write path calls :func:`fault_point` at a few named places:
 - ``during_upload``: a file upload has sent at least one chunk and not yet the last one;
 - ``after_visits_upload``: ``visits.h5`` is stored and verified, side files are not yet;
 - ``before_transaction``: every file is stored, the database transaction has not begun;
-- ``in_transaction``: every row is inserted, the transaction is not yet committed.
+- ``in_transaction``: every row is inserted, the transaction is not yet committed (also in an
+  update of a stored file: the new content is staged beside the committed file);
+- ``after_update_commit``: an update's rows are committed, its staged content is not yet moved
+  into place.
 
 When ``VSEQ_FAULT_PAUSE`` names a point (a comma-separated list may name several), the first
 time the process reaches it for a given marker, it writes ``<point> <pid>`` to the file

@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from .errors import NotFoundError, StoreError, VseqError
+from .errors import NotFoundError, StoreAccessDeniedError, StoreError, VseqError
 
 
 def public_url(url: str) -> str:
@@ -53,6 +53,27 @@ def is_missing(err: BaseException) -> bool:
     return isinstance(response, dict) and str(response.get("Error", {}).get("Code", "")) in _MISSING_CODES
 
 
+_REFUSED_CODES = frozenset(
+    {"403", "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
+    | {"ExpiredToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem"}
+)
+"""S3 error codes of refused credentials or permissions (HTTP 403): retrying cannot help."""
+
+
+def is_refused(err: BaseException) -> bool:
+    """Whether ``err`` says the store refused the credentials or the permission: a botocore
+    ``ClientError`` with a refusal code or HTTP status 403, or the `PermissionError`
+    lsst.resources raises for a 403 answer to HEAD (or a local file's permissions)."""
+    if isinstance(err, PermissionError):
+        return True
+    response = getattr(err, "response", None)
+    if not isinstance(response, dict):
+        return False
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in _REFUSED_CODES or status == 403
+
+
 @contextlib.contextmanager
 def store_errors(action: str, url: str) -> Iterator[None]:
     """Turn whatever the storage layer raises into `NotFoundError` or `StoreError`."""
@@ -63,4 +84,13 @@ def store_errors(action: str, url: str) -> Iterator[None]:
     except Exception as err:
         if is_missing(err):
             raise NotFoundError(f"could not {action} {public_url(url)}: it does not exist") from None
+        if is_refused(err):
+            fix = (
+                "check the S3 credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and their permissions"
+                if url.startswith("s3:")
+                else "check the permissions of the store's files"
+            )
+            raise StoreAccessDeniedError(
+                f"could not {action} {public_url(url)}: access refused ({describe_error(err)}); {fix}"
+            ) from err
         raise StoreError(f"could not {action} {public_url(url)}: {describe_error(err)}") from err

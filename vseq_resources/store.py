@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 8 * 1024 * 1024
 MAX_NAME_BYTES = 255
+STAGING_MARK = ".update-"
+"""Marks the name of an update's new content until it is committed (`ArchiveStore.staging_path`)."""
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, total bytes) as a transfer advances."""
@@ -365,6 +367,40 @@ class ArchiveStore:
             if target.scheme == "file":
                 _remove_empty_dirs(Path(target.ospath).parent, stop=Path(self.base.ospath))
 
+    def staging_path(self, target: str) -> ResourcePath:
+        """A fresh name beside ``target`` for new content not yet committed (an update).
+
+        ``<name>.update-<random hex>`` in the same sequence directory: the object stays inside
+        the layout, so a writer killed before it moves the content into place leaves an orphan
+        that ``verify`` reports (and ``--repair`` removes), never a change to the committed file.
+        """
+        resource = _resource(target)
+        return resource.dirname().join(f"{resource.basename()}{STAGING_MARK}{uuid_lib.uuid4().hex[:16]}")
+
+    def move(self, source_url: str, target_url: str) -> None:
+        """Put the object at ``source_url`` in place of ``target_url`` (replacing it), then
+        remove the source: a rename on a local store, a server-side copy and a delete on S3.
+        Readers of ``target_url`` see the old object or the new one, never a mix."""
+        source, target = _resource(source_url), _resource(target_url)
+        with store_errors("move into place", target_url):
+            if source.scheme == "file" and target.scheme == "file":
+                os.replace(source.ospath, target.ospath)
+                _fsync_directory(Path(target.ospath).parent)
+            elif source.scheme == "s3" and target.scheme == "s3":
+                from boto3.s3.transfer import TransferConfig
+
+                bucket, key = _s3_location(source)
+                target_bucket, target_key = _s3_location(target)
+                target.client.copy(
+                    {"Bucket": bucket, "Key": key},
+                    target_bucket,
+                    target_key,
+                    Config=TransferConfig(use_threads=False),
+                )
+                source.client.delete_object(Bucket=bucket, Key=key)
+            else:
+                target.transfer_from(source, transfer="move", overwrite=True)
+
     def exists(self, url: str) -> bool:
         with store_errors("check", url):
             return _resource(url).exists()
@@ -503,6 +539,18 @@ def _write_local_atomically(reader: _HashingReader, path: Path) -> None:
     with atomic_output(path) as temporary, temporary.open("wb") as out:
         while chunk := reader.read(CHUNK_SIZE):
             out.write(chunk)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove_empty_dirs(directory: Path, stop: Path) -> None:

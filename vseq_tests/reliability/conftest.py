@@ -43,6 +43,13 @@ def archive(pg_url: str, db_schema: str, store_base: str) -> Iterator[VisitSeque
     vsa.metadata.close()
 
 
+@pytest.fixture(params=["visits", "notes"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The file an update replaces (``updates.py``): the visits (``visitseq_url``) or a side
+    file (a ``files`` row)."""
+    return request.param
+
+
 @pytest.fixture
 def file_archive(pg_url: str, db_schema: str, file_base: str) -> Iterator[VisitSequenceArchive]:
     vsa = open_archive(pg_url, db_schema, file_base, create=True)

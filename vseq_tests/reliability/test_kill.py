@@ -5,11 +5,16 @@ The writer is a real subprocess (``writer.py record``) paused at a named fault p
 ``finally`` runs. Afterwards no row may point at a missing or wrong file, ``verify`` must list
 exactly the files the dead writer left, ``vseqarchive verify --repair`` must remove those and
 nothing else, and the archive must keep working.
+
+An update of a stored file (``writer.py update``) is killed inside its transaction (the committed
+file must stay intact, the staged new content is an orphan) and after its commit, before the new
+content is moved into place (``verify`` reports UNFINISHED, ``--repair`` finishes it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,8 @@ from click.testing import CliRunner
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.cli import cli
+from vseq_resources.store import STAGING_MARK
+from vseq_tests.reliability import updates
 from vseq_tests.reliability.support import (
     PYTHON,
     referenced_urls,
@@ -127,3 +134,76 @@ def test_sigkill_at_each_step(
     assert archive.metadata.get_tags(baseline.uuid) == ["keep"]
     assert row_counts(archive)["visitseq"] == counts_before["visitseq"] + 1
     assert again.uuid != baseline.uuid
+
+
+# -- updates of a stored file (issue 19, points 1 and 2) -------------------------------------------
+
+
+def _killed_update(
+    archive: VisitSequenceArchive,
+    pg_url: str,
+    store_base: str,
+    seq: uuid.UUID,
+    kind: str,
+    point: str,
+    tmp_path: Path,
+) -> None:
+    paused = start_paused(
+        [
+            PYTHON,
+            "-m",
+            "vseq_tests.reliability.writer",
+            "update",
+            "--db",
+            pg_url,
+            "--schema",
+            archive.metadata.schema,
+            "--store",
+            store_base,
+            "--uuid",
+            str(seq),
+            "--file-type",
+            kind,
+            "--source",
+            str(updates.new_content(kind, tmp_path)),
+        ],
+        point,
+        tmp_path / "marker",
+    )
+    assert paused.kill() == -9
+
+
+def test_sigkill_before_the_commit_keeps_the_committed_file(
+    archive: VisitSequenceArchive, pg_url: str, store_base: str, kind: str, tmp_path: Path
+) -> None:
+    seq = updates.committed(archive)
+    files = store_listing(archive)
+    _killed_update(archive, pg_url, store_base, seq, kind, "in_transaction", tmp_path)
+    updates.assert_intact(archive, seq, kind, tmp_path)
+    # The dead writer left only its staging object, an orphan that --repair removes.
+    leftovers = sorted(set(store_listing(archive)) - set(files))
+    assert len(leftovers) == 1 and STAGING_MARK in leftovers[0], leftovers
+    found = cli_verify(archive, pg_url)
+    assert found.exit_code == 1 and "ORPHAN" in found.stdout and "CORRUPT" not in found.stdout, found.output
+    assert cli_verify(archive, pg_url, "--repair").exit_code == 0
+    assert store_listing(archive) == files
+    updates.assert_intact(archive, seq, kind, tmp_path)
+
+
+def test_sigkill_after_the_commit_is_finished_by_repair(
+    archive: VisitSequenceArchive, pg_url: str, store_base: str, kind: str, tmp_path: Path
+) -> None:
+    seq = updates.committed(archive)
+    files = store_listing(archive)
+    _killed_update(archive, pg_url, store_base, seq, kind, "after_update_commit", tmp_path)
+    # The rows are committed; the new content waits beside the old file: reported, not corrupt.
+    report = archive.verify(grace=dt.timedelta(0))
+    assert len(report.unfinished) == 1 and not report.corrupt and not report.orphans, report.lines()
+    found = cli_verify(archive, pg_url)
+    assert found.exit_code == 1 and "UNFINISHED" in found.stdout, found.output
+    repaired = cli_verify(archive, pg_url, "--repair")
+    assert repaired.exit_code == 0 and "FINISHED" in repaired.stdout, repaired.output
+    assert archive.verify(grace=dt.timedelta(0)).ok
+    assert store_listing(archive) == files
+    new = updates.content(archive, seq, kind, tmp_path)
+    assert new == (updates.NEW_VISITS if kind == "visits" else updates.NEW_NOTES)

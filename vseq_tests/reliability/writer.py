@@ -3,6 +3,9 @@
 ``record``: record one simulation (visits, two side files, tags, comments, statistics) and print
 its UUID; run with ``VSEQ_FAULT_PAUSE`` to stop at a step of the write (``vseq_resources.faults``).
 
+``update``: replace one stored file of a sequence (``archive_file(..., update=True)``) with the
+content of a local file; killed at ``in_transaction`` or ``after_update_commit``.
+
 ``load``: one of the concurrent load workers: once all are ready (``--ready``/``--go`` files),
 for the time window the parent gives, it records
 sequences, tags random sequences and comments on them, then writes a JSON ledger of everything
@@ -43,6 +46,13 @@ def record(args: argparse.Namespace) -> None:
         scheduler_version="4.6.0",
     )
     print(seq.uuid, flush=True)
+
+
+def update(args: argparse.Namespace) -> None:
+    from vseq_tests.reliability.support import open_archive
+
+    archive = open_archive(args.db, args.schema, args.store)
+    print(archive.archive_file(args.uuid, Path(args.source), args.file_type, update=True), flush=True)
 
 
 def load(args: argparse.Namespace) -> None:
@@ -122,7 +132,7 @@ def _random_sequence(archive, rng: random.Random) -> str | None:  # type: ignore
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vseq_tests.reliability.writer")
     sub = parser.add_subparsers(dest="mode", required=True)
-    for name in ("record", "load"):
+    for name in ("record", "update", "load"):
         p = sub.add_parser(name)
         p.add_argument("--db", required=True)
         p.add_argument("--schema", required=True)
@@ -130,12 +140,15 @@ def main(argv: list[str] | None = None) -> None:
     sub.choices["record"].add_argument("--visits", type=int, default=200)
     sub.choices["record"].add_argument("--seed", type=int, default=0)
     sub.choices["record"].add_argument("--label", default="written by a killed process")
+    sub.choices["update"].add_argument("--uuid", required=True)
+    sub.choices["update"].add_argument("--file-type", required=True)
+    sub.choices["update"].add_argument("--source", required=True, help="The local file of the new content.")
     sub.choices["load"].add_argument("--worker", type=int, required=True)
     sub.choices["load"].add_argument("--ready", required=True, help="File written once ready to start.")
     sub.choices["load"].add_argument("--go", required=True, help="File giving 'start until' (UNIX times).")
     sub.choices["load"].add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    {"record": record, "load": load}[args.mode](args)
+    {"record": record, "update": update, "load": load}[args.mode](args)
 
 
 if __name__ == "__main__":
