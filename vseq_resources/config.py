@@ -234,10 +234,22 @@ class ArchiveSettings:
         return cls(
             database_url=url,
             schema=schema,
-            archive_uri=archive_uri or _value(env, ARCHIVE_URI_ENV),
+            archive_uri=archive_uri or _archive_uri(env),
             prenight_index_uri=_value(env, INDEX_URI_ENV),
             state_dir=default_state_dir(env),
         )
+
+
+def _archive_uri(env: Mapping[str, str]) -> str | None:
+    """``VSEQ_ARCHIVE_URI``: unset means the state-dir store; set but empty is refused, since
+    falling back would silently write to a store other than the one the caller meant."""
+    value = env.get(ARCHIVE_URI_ENV)
+    if value is not None and not value.strip():
+        raise ConfigurationError(
+            f"{ARCHIVE_URI_ENV} is set but empty: set it to the store (file:///... or s3://...), "
+            "or unset it to use the store in the state directory"
+        )
+    return value
 
 
 def postgres_url(*, host: str | None, port: int | None, database: str | None, user: str | None) -> str:

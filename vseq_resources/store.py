@@ -107,6 +107,34 @@ def validate_file_name(name: str) -> str:
     return name
 
 
+def check_base_uri(uri: str) -> str:
+    """Refuse a store base that could put files somewhere other than where it seems to say.
+
+    A relative path would depend on the working directory of whichever process opens the
+    archive, and a ``..`` (or ``.``) segment names a different directory than the text shows
+    (``/data/vseq/../escape/``): files would be written and registered outside the intended
+    store. An absolute path, a ``file://`` URI or any other URI without such segments is kept.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidInputError(
+            "the archive store URI is empty: give an absolute path, file:///... or s3://..."
+        )
+    scheme, sep, rest = uri.partition("://")
+    if not sep and not uri.startswith("/"):
+        raise InvalidInputError(
+            f"the archive store URI {public_url(uri)!r} is a relative path: give an absolute path, "
+            "file:///... or s3://..."
+        )
+    path = rest.partition("/")[2] if sep else uri
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise InvalidInputError(
+            f"the archive store URI {public_url(uri)!r} contains a '.' or '..' segment: give the "
+            "normalised path (the store's files must stay under the base it names)"
+        )
+    return uri
+
+
 def _dayobs(value: str | int | dt.date) -> dt.date:
     try:
         return parse_dayobs(value)
@@ -205,9 +233,7 @@ class ArchiveStore:
     """The files of visit sequences under one base URI (``file://``, ``s3://``, ...)."""
 
     def __init__(self, base_uri: str) -> None:
-        if not base_uri:
-            raise InvalidInputError("the archive store URI is empty")
-        self.base = _resource(base_uri, forceDirectory=True)
+        self.base = _resource(check_base_uri(base_uri), forceDirectory=True)
 
     def __repr__(self) -> str:
         return f"ArchiveStore({public_url(str(self.base))!r})"
