@@ -5,33 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from lsst.resources import ResourcePath
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.briefing_archive import archive_briefing
-from vseq_resources.config import ArchiveSettings
 from vseq_resources.prenight_index import prenight_index_path
 from vseq_tests.resources.readers_support import record_sim
 
 NIGHTS = ("2026-04-11", "2026-04-12")
-
-
-@pytest.fixture
-def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url,
-        schema=db_schema,
-        archive_uri=file_base,
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
-        state_dir=tmp_path / "state",
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
 
 
 def test_figures_archived_next_to_the_nominal_simulation(archive: VisitSequenceArchive) -> None:

@@ -4,28 +4,13 @@ one sequence under concurrent runs (real PostgreSQL, a ``file://`` store)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
-import pytest
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.completed_night import COMPLETED_TABLE, archive_completed_night
-from vseq_resources.config import ArchiveSettings
 from vseq_tests.resources.consdb.synthetic import synthetic_night
 
 NIGHT = dt.date(2025, 10, 16)
-
-
-@pytest.fixture
-def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url, schema=db_schema, archive_uri=file_base, state_dir=tmp_path / "state"
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
 
 
 def _rows(archive: VisitSequenceArchive) -> list[dict]:

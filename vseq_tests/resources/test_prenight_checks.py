@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from vseq_resources.archive import VisitSequenceArchive
-from vseq_resources.config import ArchiveSettings
 from vseq_resources.prenight_checks import newest_simulations_by_variant, order_problems, read_back_problems
 from vseq_tests.resources.readers_support import sim_visits
 
 NIGHT = dt.date(2026, 4, 11)
-
-
-@pytest.fixture
-def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url, schema=db_schema, archive_uri=file_base, state_dir=tmp_path / "state"
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
 
 
 def _record(archive: VisitSequenceArchive, variant: str, last_preloaded_mjd: float, tags: tuple[str, ...]):  # noqa: ANN202

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,6 @@ import pytest
 from lsst.resources import ResourcePath
 
 from vseq_resources.archive import VisitSequenceArchive
-from vseq_resources.config import ArchiveSettings
 from vseq_resources.errors import InvalidInputError
 from vseq_resources.prenight_index import (
     prenight_index_json,
@@ -24,17 +22,9 @@ from vseq_tests.resources.cli.support import opsim_visits
 
 
 @pytest.fixture
-def archive(pg_url: str, db_schema: str, store_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url,
-        schema=db_schema,
-        archive_uri=store_base,
-        prenight_index_uri=store_base.rstrip("/").rsplit("/", 1)[0] + "/prenight_index/",
-        state_dir=tmp_path / "state",
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
+def archive_store(store_base: str) -> str:
+    """Both store kinds."""
+    return store_base
 
 
 def test_path() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid as uuidlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,24 +61,24 @@ class Archived:
 
 
 @pytest.fixture
-def archived(pg_url: str, db_schema: str, store_base: str, tmp_path: Path) -> Iterator[Archived]:
+def archive_store(store_base: str) -> str:
+    """Both store kinds."""
+    return store_base
+
+
+@pytest.fixture
+def archived(
+    archive: VisitSequenceArchive, archive_settings: ArchiveSettings, pg_url: str, tmp_path: Path
+) -> Archived:
     """A pre-night simulation of NIGHT and a completed sequence of COMPLETED_NIGHT, with the
     night's index snapshot, in a store of each kind."""
-    settings = ArchiveSettings(
-        database_url=pg_url,
-        schema=db_schema,
-        archive_uri=store_base,
-        prenight_index_uri=store_base.rstrip("/").rsplit("/", 1)[0] + "/prenight_index/",
-        state_dir=tmp_path / "state",
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
+    settings = archive_settings
     sim = record_sim(archive, "nominal", [NIGHT, "2026-04-12"], created="2026-04-11T14:00:00+00:00")
     completed = archive.record_sequence(
         "completed", sim_visits([COMPLETED_NIGHT], 25), label="done", telescope="simonyi", query="SELECT 1"
     )
     write_prenight_index(archive, NIGHT, "simonyi")
-    yield Archived(archive, settings, pg_url, sim, str(completed.uuid), tmp_path)
-    archive.metadata.close()
+    return Archived(archive, settings, pg_url, sim, str(completed.uuid), tmp_path)
 
 
 def _cli(a: Archived, *args: str) -> None:

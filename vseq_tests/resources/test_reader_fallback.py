@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 
 from vseq_resources.archive import VisitSequenceArchive
-from vseq_resources.config import ArchiveSettings
 from vseq_resources.errors import ConfigurationError, DatabaseUnavailableError
 from vseq_resources.prenight_index import write_prenight_index
 from vseq_resources.readers import ArchiveReader, load_partition
@@ -28,20 +27,11 @@ NIGHT = "2026-04-11"
 
 
 @pytest.fixture
-def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    """An archive with one pre-night simulation of NIGHT and its snapshot."""
-    settings = ArchiveSettings(
-        database_url=pg_url,
-        schema=db_schema,
-        archive_uri=file_base,
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
-        state_dir=tmp_path / "state",
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
+def archive(archive: VisitSequenceArchive) -> VisitSequenceArchive:
+    """The shared archive with one pre-night simulation of NIGHT and its snapshot."""
     record_sim(archive, "nominal", [NIGHT], per_night=10)
     write_prenight_index(archive, NIGHT, "simonyi")
-    yield archive
-    archive.metadata.close()
+    return archive
 
 
 def _reader(archive: VisitSequenceArchive, url: str, schema: str | None = None) -> ArchiveReader:

@@ -10,7 +10,6 @@ import socket
 import tempfile
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -35,20 +34,6 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 NIGHTS = ("2026-04-11", "2026-04-12", "2026-04-13")
 CREATED = "2026-04-11T14:00:00+00:00"
 NOW = dt.datetime(2026, 4, 11, 20, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url,
-        schema=db_schema,
-        archive_uri=file_base,
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
-        state_dir=tmp_path / "state",
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
 
 
 @pytest.fixture

@@ -4,33 +4,14 @@ the archive API, the pre-load history, the readers and ``load_partition``."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.completed_history import gather_completed_visits
-from vseq_resources.config import ArchiveSettings
 from vseq_resources.readers import ArchiveReader, load_partition
 from vseq_resources.visits import dayobs_ordinals
 from vseq_tests.resources.readers_support import sim_visits
 
 D = dt.date.fromisoformat
-
-
-@pytest.fixture
-def archive(pg_url: str, db_schema: str, file_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url,
-        schema=db_schema,
-        archive_uri=file_base,
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri(),
-        state_dir=tmp_path / "state",
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
 
 
 def _completed(archive: VisitSequenceArchive, nights: list[str], created: str, per_night: int, **kw: object):
