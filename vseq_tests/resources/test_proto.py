@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,6 @@ from click.testing import CliRunner
 from lsst.resources import ResourcePath
 
 from vseq_resources.archive import VisitSequenceArchive
-from vseq_resources.config import ArchiveSettings
 from vseq_resources.errors import IntegrityError, InvalidInputError, NotFoundError
 from vseq_resources.proto import export_proto, import_proto, simulated_dates
 from vseq_resources.store import ArchiveStore
@@ -26,13 +24,9 @@ NIGHTS = ("2026-03-11", "2026-03-12")
 
 
 @pytest.fixture
-def archive(pg_url: str, db_schema: str, store_base: str, tmp_path: Path) -> Iterator[VisitSequenceArchive]:
-    settings = ArchiveSettings(
-        database_url=pg_url, schema=db_schema, archive_uri=store_base, state_dir=tmp_path / "state"
-    )
-    archive = VisitSequenceArchive.open(settings, migrate=True)
-    yield archive
-    archive.metadata.close()
+def archive_store(store_base: str) -> str:
+    """Both store kinds."""
+    return store_base
 
 
 @pytest.fixture

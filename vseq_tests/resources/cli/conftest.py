@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from vseq_resources.cli import cli
 
+from ..conftest import index_beside
 from .support import make_opsim_db, make_rewards_h5
 
 CONNECTION_VARIABLES = ("VSARCHIVE_PGHOST", "VSARCHIVE_PGDATABASE", "VSARCHIVE_PGUSER", "VSARCHIVE_PGPORT")
@@ -37,10 +38,6 @@ class Vseq:
         return self(*args).stdout.strip()
 
 
-def _index_base(store: str) -> str:
-    return store.rstrip("/").rsplit("/", 1)[0] + "/prenight_index/"
-
-
 @pytest.fixture
 def cli_env(
     pg_url: str, db_schema: str, store_base: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -52,12 +49,12 @@ def cli_env(
         "VSEQ_DATABASE_URL": pg_url,
         "VSARCHIVE_PGSCHEMA": db_schema,
         "VSEQ_ARCHIVE_URI": store_base,
-        "VSEQ_PRENIGHT_INDEX_URI": _index_base(store_base),
+        "VSEQ_PRENIGHT_INDEX_URI": index_beside(store_base),
         "VSEQ_STATE_DIR": str(tmp_path / "state"),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    vseq = Vseq(env=env, store=store_base, index=_index_base(store_base), workdir=tmp_path)
+    vseq = Vseq(env=env, store=store_base, index=index_beside(store_base), workdir=tmp_path)
     vseq("migrate")
     return vseq
 
