@@ -11,6 +11,7 @@ missing or unverified file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import uuid as uuidlib
@@ -39,6 +40,11 @@ OPSIM_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db3")
 MAX_LABEL_LENGTH = 1024
 MAX_TAG_LENGTH = 256
 MAX_COMMENT_LENGTH = 65536
+MIN_REPAIR_GRACE = dt.timedelta(hours=1)
+"""The youngest orphan ``verify --repair`` removes while a writer is running (a write lease is
+held), whatever grace it is given: a running write's files are young orphans until it commits."""
+WRITE_LEASE_KEY = "vseq write lease"
+"""With the schema name, the key of the PostgreSQL advisory lock every write holds shared."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ class VerifyReport:
     between the commit and the move): ``repair`` moves it into place."""
     finished: list[FileReference] = field(default_factory=list)
     """Unfinished updates ``repair`` moved into place."""
+    writers_running: bool = False
+    """``repair`` found a write in progress, so it kept orphans younger than `MIN_REPAIR_GRACE`."""
 
     @property
     def ok(self) -> bool:
@@ -120,6 +128,11 @@ class VerifyReport:
         for ref in self.finished:
             out.append(
                 f"FINISHED {ref.url} ({ref.file_type} of {ref.uuid}): committed update moved into place"
+            )
+        if self.writers_running:
+            out.append(
+                f"WRITING  a write is in progress: orphans younger than {MIN_REPAIR_GRACE} were kept "
+                "(they may be its files)"
             )
         for url in self.orphans:
             state = "removed" if url in self.removed else "no row refers to it (verify --repair removes it)"
@@ -306,7 +319,7 @@ class VisitSequenceArchive:
             stats_frame = nightly_stats
 
         written: list[StoredFile] = []
-        with self._rollback_files_on_error(written):
+        with self._write_lease(), self._rollback_files_on_error(written):
             if store_visits:
                 stored = self.store.put_visits(
                     telescope, creation_day_obs, seq_uuid, visits, extra_tables=dict(extra_tables or {})
@@ -392,16 +405,17 @@ class VisitSequenceArchive:
                     self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
                     self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
 
-                stored = self._store_and_register(
-                    telescope,
-                    creation_day_obs,
-                    seq_uuid,
-                    h5_path,
-                    "visits.h5",
-                    update,
-                    progress,
-                    register_visits,
-                )
+                with self._write_lease():
+                    stored = self._store_and_register(
+                        telescope,
+                        creation_day_obs,
+                        seq_uuid,
+                        h5_path,
+                        "visits.h5",
+                        update,
+                        progress,
+                        register_visits,
+                    )
             return stored.url
         file_type = _check_text("file type", file_type, MAX_TAG_LENGTH)
         if name is None:
@@ -418,9 +432,10 @@ class VisitSequenceArchive:
             )
             self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
 
-        stored = self._store_and_register(
-            telescope, creation_day_obs, seq_uuid, source, name, update, progress, register
-        )
+        with self._write_lease():
+            stored = self._store_and_register(
+                telescope, creation_day_obs, seq_uuid, source, name, update, progress, register
+            )
         return stored.url
 
     def _store_and_register(
@@ -773,9 +788,21 @@ class VisitSequenceArchive:
             finally:
                 if progress is not None:
                     progress(done, len(inside))
-        cutoff = (now or dt.datetime.now(dt.UTC)) - grace
+        with contextlib.ExitStack() as stack:
+            if repair and grace < MIN_REPAIR_GRACE and not stack.enter_context(self._no_writer_running()):
+                grace = MIN_REPAIR_GRACE  # a running write's files must not be taken for orphans
+                report.writers_running = True
+            self._find_orphans(
+                report, entries, referenced | settled, repair, (now or dt.datetime.now(dt.UTC)) - grace
+            )
+        return report
+
+    def _find_orphans(
+        self, report: VerifyReport, entries: list[Any], known: set[str], repair: bool, cutoff: dt.datetime
+    ) -> None:
+        """Store files no row refers to, older than ``cutoff``; removed with ``repair``."""
         for entry in entries:
-            if entry.url in referenced or entry.url in settled:
+            if entry.url in known:
                 continue
             if not entry.name or entry.url.endswith("/"):
                 continue  # (object stores may list directory markers: they are not files)
@@ -790,7 +817,6 @@ class VisitSequenceArchive:
                     report.removed.append(entry.url)
                 except VseqError as err:
                     report.not_removed.append((entry.url, str(err)))
-        return report
 
     def _committed_staging(self, ref: FileReference, staged: set[str]) -> str | None:
         """The staging object beside ``ref`` holding the bytes its row records, if any: an update
@@ -825,6 +851,52 @@ class VisitSequenceArchive:
         return None
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _lease_key(self) -> str:
+        return f"{WRITE_LEASE_KEY} {self.metadata.schema}"
+
+    @contextmanager
+    def _write_lease(self) -> Iterator[None]:
+        """Hold the schema's write lease (a shared PostgreSQL advisory lock, on a connection of
+        its own) while a write stores files that no row refers to yet. ``verify --repair`` takes
+        the lease exclusively before removing young orphans: while any write holds it, repair
+        keeps every orphan younger than `MIN_REPAIR_GRACE`. The lease dies with the writer's
+        connection, so a killed writer never blocks repair."""
+        import sqlalchemy as sa
+
+        with self.metadata._connect() as conn:  # noqa: SLF001 - the facade's one way to connect
+            conn.execute(sa.text("SELECT pg_advisory_lock_shared(hashtext(:k))"), {"k": self._lease_key()})
+            conn.commit()  # session-level lock: no transaction stays open during the upload
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_unlock_shared(hashtext(:k))"), {"k": self._lease_key()}
+                    )
+                    conn.commit()
+                except Exception:  # noqa: BLE001 - a lost connection released the lock already
+                    log.debug("write lease already released with its connection")
+
+    @contextmanager
+    def _no_writer_running(self) -> Iterator[bool]:
+        """Take the write lease exclusively if no write holds it; yields whether it was taken
+        (while taken, new writes wait)."""
+        import sqlalchemy as sa
+
+        with self.metadata._connect() as conn:  # noqa: SLF001 - the facade's one way to connect
+            taken = bool(
+                conn.execute(
+                    sa.text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": self._lease_key()}
+                ).scalar()
+            )
+            conn.commit()
+            try:
+                yield taken
+            finally:
+                if taken:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": self._lease_key()})
+                    conn.commit()
 
     @contextmanager
     def _rollback_files_on_error(self, written: list[StoredFile]) -> Iterator[None]:

@@ -137,7 +137,8 @@ def _format_check(target: Path) -> Path:
     type=float,
     default=6.0,
     show_default=True,
-    help="Never remove files younger than this (a write may be about to register them).",
+    help="Never remove files younger than this (a write may be about to register them); while a "
+    "write is in progress, never below 1 hour whatever is given.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
 @pass_state
