@@ -7,6 +7,7 @@ an embedded server in a temporary directory. S3: SeaweedFS (``weed mini`` from t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,3 +179,44 @@ def start_s3_server(workdir: Path | None = None) -> S3Server:
                 raise
             time.sleep(0.3)
     return server
+
+
+def role_url(pg_url: str, role: str) -> str:
+    """``pg_url`` logging in as ``role`` (no password: the test server trusts loopback)."""
+    return sa.make_url(pg_url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+@contextlib.contextmanager
+def archive_roles(
+    pg_url: str, schema: str, prefix: str, grant_sequences: bool = False
+) -> Iterator[dict[str, str]]:
+    """Production's ``reader`` (SELECT) and ``writer`` (SELECT, INSERT, UPDATE; no DELETE) roles
+    on ``schema``, granted on the tables that exist now, as production grants them; dropped after.
+
+    Yields the role names by kind. ``grant_sequences`` also lets the writer use the schema's
+    sequences (needed to insert into tables with serial columns)."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {"reader": f"{prefix}_reader_{suffix}", "writer": f"{prefix}_writer_{suffix}"}
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(sa.text(f'CREATE ROLE "{name}" LOGIN'))
+            conn.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{name}"'))
+        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{names["reader"]}"'))
+        conn.execute(
+            sa.text(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "{schema}" TO "{names["writer"]}"')
+        )
+        if grant_sequences:
+            conn.execute(sa.text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{names["writer"]}"'))
+    try:
+        yield names
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ANY(:n)"),
+                {"n": list(names.values())},
+            )
+            for name in names.values():
+                conn.execute(sa.text(f'DROP OWNED BY "{name}"'))
+                conn.execute(sa.text(f'DROP ROLE "{name}"'))
+        admin.dispose()

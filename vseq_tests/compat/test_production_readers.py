@@ -527,36 +527,12 @@ def test_the_comparison_detects_one_wrong_statistic_or_key(
     ]
 
 
-def _role_url(pg_url: str, role: str) -> str:
-    return sa.make_url(pg_url).set(username=role, password=None).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def production_roles(pg_url: str, pair: Pair) -> Iterator[dict[str, str]]:
-    """Production's ``reader`` (SELECT) and ``writer`` (SELECT, INSERT, UPDATE) on the schema
-    production created, granted as production grants them: on the tables that exist."""
-    schema = pair.production.schema
-    suffix = uuid.uuid4().hex[:8]
-    names = {"reader": f"compat_reader_{suffix}", "writer": f"compat_writer_{suffix}"}
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(sa.text(f'CREATE ROLE "{name}" LOGIN'))
-            conn.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{name}"'))
-        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{names["reader"]}"'))
-        conn.execute(
-            sa.text(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "{schema}" TO "{names["writer"]}"')
-        )
-    yield names
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ANY(:n)"),
-            {"n": list(names.values())},
-        )
-        for name in names.values():
-            conn.execute(sa.text(f'DROP OWNED BY "{name}"'))
-            conn.execute(sa.text(f'DROP ROLE "{name}"'))
-    admin.dispose()
+    """Production's ``reader`` and ``writer`` on the schema production created, granted as
+    production grants them: on the tables that exist."""
+    with services.archive_roles(pg_url, pair.production.schema, "compat") as names:
+        yield names
 
 
 def test_vseq_reads_a_production_archive_before_and_after_migrate(
@@ -573,13 +549,13 @@ def test_vseq_reads_a_production_archive_before_and_after_migrate(
     runner = CliRunner()
 
     def vseq_cli(role: str | None, *args: str) -> Any:
-        env = {**database_env(pg_url if role is None else _role_url(pg_url, role), prod.schema)}
+        env = {**database_env(pg_url if role is None else services.role_url(pg_url, role), prod.schema)}
         env |= {"VSEQ_ARCHIVE_URI": prod.base, "VSEQ_STATE_DIR": str(tmp_path / "state")}
         return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
 
     def api_visits(role: str) -> pd.DataFrame:
         archive = VisitSequenceArchive(
-            MetadataDatabase.from_url(_role_url(pg_url, role), prod.schema), ArchiveStore(prod.base)
+            MetadataDatabase.from_url(services.role_url(pg_url, role), prod.schema), ArchiveStore(prod.base)
         )
         try:
             return archive.get_visits(nominal)
@@ -626,7 +602,7 @@ def test_vseq_reads_a_production_archive_before_and_after_migrate(
 
     # -- and production's writer can record through vseq (vseq's tables included).
     archive = VisitSequenceArchive(
-        MetadataDatabase.from_url(_role_url(pg_url, writer), prod.schema), ArchiveStore(prod.base)
+        MetadataDatabase.from_url(services.role_url(pg_url, writer), prod.schema), ArchiveStore(prod.base)
     )
     try:
         seq = archive.record_sequence(

@@ -33,42 +33,19 @@ from vseq_resources.consdb.rest_server import local_rest_server
 from vseq_resources.dagster_resources import ArchiveResource, RestConsDBResource, SqlConsDBResource
 from vseq_resources.errors import ConfigurationError, PermissionDeniedError
 from vseq_resources.metadata.database import MetadataDatabase
+from vseq_tests import services
 from vseq_tests.reliability.conftest import BACKFILL_NIGHTS
 from vseq_tests.reliability.support import VSEQARCHIVE, small_visits, snapshot, subprocess_env
 
 NIGHT = "2026-04-11"
 
 
-def _role_url(pg_url: str, role: str) -> str:
-    return sa.make_url(pg_url).set(username=role, password=None).render_as_string(hide_password=False)
-
-
 @pytest.fixture
 def roles(pg_url: str, file_archive: VisitSequenceArchive) -> Iterator[dict[str, str]]:
     """reader and writer roles on the archive's schema; their URLs."""
     schema = file_archive.metadata.schema
-    suffix = uuid.uuid4().hex[:8]
-    names = {"reader": f"vseq_reader_{suffix}", "writer": f"vseq_writer_{suffix}"}
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(sa.text(f'CREATE ROLE "{name}" LOGIN'))
-            conn.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{name}"'))
-        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{names["reader"]}"'))
-        conn.execute(
-            sa.text(f'GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "{schema}" TO "{names["writer"]}"')
-        )
-        conn.execute(sa.text(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{names["writer"]}"'))
-    yield {role: _role_url(pg_url, name) for role, name in names.items()} | {"names": names}  # type: ignore[operator]
-    with admin.connect() as conn:
-        conn.execute(
-            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ANY(:n)"),
-            {"n": list(names.values())},
-        )
-        for name in names.values():
-            conn.execute(sa.text(f'DROP OWNED BY "{name}"'))
-            conn.execute(sa.text(f'DROP ROLE "{name}"'))
-    admin.dispose()
+    with services.archive_roles(pg_url, schema, "vseq", grant_sequences=True) as names:
+        yield {role: services.role_url(pg_url, name) for role, name in names.items()} | {"names": names}  # type: ignore[operator]
 
 
 def _as(url: str, archive: VisitSequenceArchive) -> VisitSequenceArchive:
