@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vseq_resources.archive import VisitSequenceArchive
-from vseq_tests.reliability.support import PYTHON, REPO, open_archive, subprocess_env
+from vseq_tests.reliability.support import REPO, open_archive, subprocess_env, writer_command
 
 
 def run_load(
@@ -46,16 +46,10 @@ def run_load(
             (
                 out,
                 subprocess.Popen(
-                    [
-                        PYTHON,
-                        "-m",
-                        "vseq_tests.reliability.writer",
+                    writer_command(
                         "load",
-                        "--db",
                         db_url,
-                        "--schema",
                         schema,
-                        "--store",
                         store,
                         "--worker",
                         str(worker),
@@ -65,7 +59,7 @@ def run_load(
                         str(go),
                         "--out",
                         str(out),
-                    ],
+                    ),
                     env=subprocess_env(),
                     stdout=log,
                     stderr=subprocess.STDOUT,

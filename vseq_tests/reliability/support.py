@@ -123,6 +123,23 @@ class Paused:
         return self.process.wait(timeout=300)
 
 
+def writer_command(action: str, db_url: str, schema: str, store: str, *options: str) -> list[str]:
+    """The command line of the test writer process (``vseq_tests.reliability.writer``)."""
+    return [
+        PYTHON,
+        "-m",
+        "vseq_tests.reliability.writer",
+        action,
+        "--db",
+        db_url,
+        "--schema",
+        schema,
+        "--store",
+        store,
+        *options,
+    ]
+
+
 def start_paused(
     args: list[str], point: str, marker: Path, env: dict[str, str] | None = None, timeout: float = 180
 ) -> Paused:

@@ -25,12 +25,12 @@ from vseq_resources.cli import cli
 from vseq_resources.store import STAGING_MARK
 from vseq_tests.reliability import updates
 from vseq_tests.reliability.support import (
-    PYTHON,
     referenced_urls,
     row_counts,
     small_visits,
     start_paused,
     store_listing,
+    writer_command,
 )
 
 BIG_VISITS = 45_000
@@ -79,20 +79,14 @@ def test_sigkill_at_each_step(
     counts_before = row_counts(archive)
 
     paused = start_paused(
-        [
-            PYTHON,
-            "-m",
-            "vseq_tests.reliability.writer",
+        writer_command(
             "record",
-            "--db",
             pg_url,
-            "--schema",
             archive.metadata.schema,
-            "--store",
             store_base,
             "--visits",
             str(BIG_VISITS if point == "during_upload" else 200),
-        ],
+        ),
         point,
         tmp_path / "marker",
     )
@@ -149,16 +143,10 @@ def _killed_update(
     tmp_path: Path,
 ) -> None:
     paused = start_paused(
-        [
-            PYTHON,
-            "-m",
-            "vseq_tests.reliability.writer",
+        writer_command(
             "update",
-            "--db",
             pg_url,
-            "--schema",
             archive.metadata.schema,
-            "--store",
             store_base,
             "--uuid",
             str(seq),
@@ -166,7 +154,7 @@ def _killed_update(
             kind,
             "--source",
             str(updates.new_content(kind, tmp_path)),
-        ],
+        ),
         point,
         tmp_path / "marker",
     )

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.cli import cli
-from vseq_tests.reliability.support import PYTHON, start_paused, store_listing
+from vseq_tests.reliability.support import start_paused, store_listing, writer_command
 
 
 def test_repair_keeps_a_running_writers_files(
@@ -25,18 +25,7 @@ def test_repair_keeps_a_running_writers_files(
 ) -> None:
     before = store_listing(file_archive)
     paused = start_paused(
-        [
-            PYTHON,
-            "-m",
-            "vseq_tests.reliability.writer",
-            "record",
-            "--db",
-            pg_url,
-            "--schema",
-            file_archive.metadata.schema,
-            "--store",
-            file_base,
-        ],
+        writer_command("record", pg_url, file_archive.metadata.schema, file_base),
         "before_transaction",
         tmp_path / "marker",
     )
