@@ -334,6 +334,8 @@ def run(
         raise click.ClickException(
             f"dayobs {night} is before the first partition {first} (set VSEQ_PARTITIONS_START)"
         )
+    if prenight_variants:
+        all_settings.prenight.check_scheduler()  # a bad configuration fails now, not after an hour
     settings = all_settings.archive
     state_dir = settings.state_dir
     progress = Progress(total=5 if prenight_variants else 4)

@@ -159,6 +159,24 @@ class VerifyReport:
         return out
 
 
+def missing_stats_columns(visits: Any, columns: Iterable[str]) -> list[str]:
+    """The requested statistics columns ``visits`` does not have, in order, without repeats."""
+    present = set(getattr(visits, "columns", ()))
+    return list(dict.fromkeys(c for c in columns if c not in present))
+
+
+def _some_columns(visits: Any, limit: int = 8) -> str:
+    import pandas as pd
+
+    numeric = [
+        str(c)
+        for c in getattr(visits, "columns", ())
+        if pd.api.types.is_numeric_dtype(visits[c]) and not pd.api.types.is_bool_dtype(visits[c])
+    ]
+    shown = ", ".join(numeric[:limit])
+    return f"{shown}{', ...' if len(numeric) > limit else ''}" if numeric else "(no numeric column)"
+
+
 def _check_text(kind: str, value: object, max_length: int) -> str:
     """Free text goes into bound parameters, so only its shape needs checking."""
     if not isinstance(value, str):
@@ -707,12 +725,24 @@ class VisitSequenceArchive:
     def add_nightly_stats(
         self, visitseq_uuid: object, visits: pd.DataFrame, columns: Iterable[str] | None = None
     ) -> pd.DataFrame:
-        """Compute nightly statistics of ``visits`` and store them for the sequence."""
+        """Compute nightly statistics of ``visits`` and store them for the sequence.
+
+        Requested columns the visits lack are skipped (a batch computing the default columns must
+        not stop on visits without one of them; see `missing_stats_columns`), but when the visits
+        have none of them, nothing could be stored: `InvalidInputError` naming the columns.
+        """
         from .visits import DEFAULT_STATS_COLUMNS, compute_nightly_stats
 
         seq_uuid = as_uuid(visitseq_uuid)
         self.metadata.get_metadata(seq_uuid)
-        stats = compute_nightly_stats(visits, columns=tuple(columns or DEFAULT_STATS_COLUMNS))
+        wanted = tuple([columns] if isinstance(columns, str) else (columns or DEFAULT_STATS_COLUMNS))
+        missing = missing_stats_columns(visits, wanted)
+        if missing and len(missing) == len(set(wanted)) and len(visits):
+            raise InvalidInputError(
+                f"the visits have none of the columns asked for ({', '.join(missing)}): no statistics "
+                f"stored; name columns the visits have, e.g. {_some_columns(visits)}"
+            )
+        stats = compute_nightly_stats(visits, columns=wanted)
         self.metadata.insert_nightly_stats(seq_uuid, stats)
         return stats
 
@@ -927,8 +957,6 @@ class VisitSequenceArchive:
     def _as_visits_h5(
         self, source: Path | bytes, opsim_suffixes: tuple[str, ...], convert: Any
     ) -> Iterator[Path]:
-        import tempfile
-
         if isinstance(source, bytes):
             raise InvalidInputError("visits must be given as a file (visits.h5 or an opsim sqlite file)")
         source = Path(source)
@@ -937,9 +965,12 @@ class VisitSequenceArchive:
         if source.suffix.lower() not in opsim_suffixes:
             yield source
             return
-        with tempfile.TemporaryDirectory(prefix="vseq-") as tmp:
-            h5_path = Path(tmp) / "visits.h5"
-            convert(source, h5_path)
+        from .tempfiles import local_temporary, space_checked
+
+        with local_temporary("convert") as tmp:
+            h5_path = tmp / "visits.h5"
+            with space_checked(tmp, f"the visits.h5 converted from {source}"):
+                convert(source, h5_path)
             yield h5_path
 
     def _check_sha256(self, url: str, local: Path, expected: bytes | None) -> None:
@@ -985,7 +1016,9 @@ class VisitSequenceArchive:
             return dt.datetime.now(dt.UTC)
         if creation_time.tzinfo is None or creation_time.utcoffset() is None:
             raise InvalidInputError("creation_time must be time-zone aware")
-        return creation_time.astimezone(dt.UTC)
+        from .metadata.values import in_time_range
+
+        return in_time_range(creation_time).astimezone(dt.UTC)
 
     @staticmethod
     def _day_obs_range(

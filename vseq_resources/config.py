@@ -348,6 +348,22 @@ class PrenightSettings:
             return list(DEFAULT_VARIANTS)
         return [variant_by_name(name) for name in self.variants]
 
+    def check_scheduler(self) -> str:
+        """Check that the scheduler configuration can be loaded, before a run starts (the module
+        imports and has the function, or the script exists and compiles); returns the
+        ``config_url`` it records. One `ConfigurationError` line naming the variable otherwise."""
+        from .errors import InvalidInputError
+        from .simulation.config_loader import check_scheduler_source
+
+        try:
+            return check_scheduler_source(self.scheduler)
+        except InvalidInputError as err:
+            raise ConfigurationError(
+                f"{PRENIGHT_SCHEDULER_ENV}={self.scheduler!r}: {err}; set it to a configuration script "
+                f"(path or URL of a .py file defining get_scheduler()) or package.module:function, or "
+                f"unset it for the default ({DEFAULT_SCHEDULER_CONFIG})"
+            ) from None
+
     def site_data_path(self, state_dir: Path) -> Path:
         """Where prepared site data are cached: ``site_data_dir``, else ``<state dir>/site_data``."""
         return Path(self.site_data_dir).expanduser() if self.site_data_dir else state_dir / "site_data"

@@ -36,7 +36,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from .completed_history import PreloadedVisits, gather_completed_visits
 from .completed_night import COMPLETED_STATS_COLUMNS
 from .config import PrenightSettings
 from .dayobs import parse_dayobs
+from .tempfiles import local_temporary
 
 if TYPE_CHECKING:
     from .archive import ArchivedSequence, VisitSequenceArchive
@@ -134,7 +134,7 @@ def archive_simulation(
     kwargs["duration_hours"] = duration_hours
     kwargs["nights"] = len(nights)
     kwargs["preloaded"] = preloaded.describe(lookback_nights)
-    with tempfile.TemporaryDirectory(prefix="vseq-prenight-") as tmp:
+    with local_temporary("prenight") as tmp:
         files: dict[str, Any] = {
             SCHEDULER_CONFIG_FILE: (SCHEDULER_CONFIG_TYPE, result.scheduler_config.encode()),
         }

@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from .archive import VISITS_FILE_TYPE, as_uuid, check_tag
 from .dayobs import DayobsError, parse_dayobs
 from .errors import IntegrityError, InvalidInputError, NotFoundError, StoreError, VseqError
 from .storage_errors import is_missing
+from .tempfiles import local_temporary
 
 if TYPE_CHECKING:
     from lsst.resources import ResourcePath
@@ -137,7 +137,7 @@ def import_proto(
     first, last = simulated_dates(metadata)
     telescope = str(metadata.get("telescope") or "simonyi").lower()
 
-    with tempfile.TemporaryDirectory(prefix="vseq-proto-") as tmp:
+    with local_temporary("proto") as tmp:
         local_dir = Path(tmp)
         local: dict[str, Path] = {}
         for file_type, info in metadata["files"].items():
@@ -289,7 +289,7 @@ def export_proto(
     written: list[ResourcePath] = []
     try:
         file_entries: dict[str, dict[str, str]] = {}
-        with tempfile.TemporaryDirectory(prefix="vseq-proto-") as tmp:
+        with local_temporary("proto") as tmp:
             if OBSERVATIONS_TYPE not in registered:
                 from .store import verified_local_copy
 

@@ -20,7 +20,6 @@ import hashlib
 import io
 import logging
 import os
-import tempfile
 import uuid as uuid_lib
 import warnings
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from .dayobs import DayobsError, parse_dayobs
 from .errors import IntegrityError, InvalidInputError, StoreError
 from .faults import fault_point
 from .storage_errors import public_url, store_errors
+from .tempfiles import local_temporary, space_checked
 
 if TYPE_CHECKING:
     # Imported where used: pandas only when visits are written, lsst.resources (and numpy,
@@ -303,9 +303,10 @@ class ArchiveStore:
         """Write the visits (and any extra tables) as ``visits.h5`` and store it."""
         from .visits import VISITS_FILE_NAME, write_visits_h5
 
-        with tempfile.TemporaryDirectory(prefix="vseq-visits-") as tmp:
-            local = Path(tmp) / VISITS_FILE_NAME
-            write_visits_h5(local, observations, extra_tables)
+        with local_temporary("visits") as tmp:
+            local = tmp / VISITS_FILE_NAME
+            with space_checked(tmp, f"the {VISITS_FILE_NAME} to store"):
+                write_visits_h5(local, observations, extra_tables)
             return self.put_file(
                 telescope,
                 creation_dayobs,
@@ -534,11 +535,12 @@ def verified_local_copy(
             UnverifiedFileWarning,
             stacklevel=3,
         )
-    with tempfile.TemporaryDirectory(prefix="vseq-read-") as tmp:
+    with local_temporary("read") as tmp:
         # Named as the stored file (``visits.h5``), as production names its temporary copy: the
         # first line ``get-file UUID visits X.db`` prints then reads as production's.
-        local = Path(tmp) / (url.rstrip("/").rsplit("/", 1)[-1] or "verified-copy")
-        actual = download(url, local, progress)
+        local = tmp / (url.rstrip("/").rsplit("/", 1)[-1] or "verified-copy")
+        with space_checked(tmp, f"a private copy of {what} ({public})"):
+            actual = download(url, local, progress)
         if expected_sha256 is not None and actual != bytes(expected_sha256):
             raise IntegrityError(
                 f"refusing to read {what}: {public} has SHA-256 {actual.hex()}, recorded "

@@ -283,7 +283,9 @@ def parse_creation_time(text: str | None) -> Any:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    from ..metadata.values import in_time_range
+
+    return in_time_range(value, f"--creation_time {text!r}").astimezone(dt.UTC)
 
 
 def known_archive(state: CliState, uuid: Any, *, store: bool = True) -> VisitSequenceArchive:

@@ -41,14 +41,24 @@ def add_nightly_stats(state: CliState, uuid: Any, visits_file: str, columns: tup
     """Compute per-night statistics of COLUMNS (default: altitude azimuth) of the visits in
     VISITS_FILE (visits.h5 or opsim sqlite), store them for the sequence and print each night's
     statistics as TSV. Visits with no night to describe (an empty simulation) store nothing.
+    A column the visits lack is skipped with a warning on stderr; when they have none of the
+    columns asked for, nothing is stored and the command fails.
 
     vseq also stores the statistics of every visit up to each night (vseq's own table); they are
     not printed, as the reference never computes them."""
+    from ..archive import missing_stats_columns
     from .visitfiles import load_visits_file
 
     visits = load_visits_file(visits_file)
     archive = known_archive(state, uuid, store=False)
     stats = archive.add_nightly_stats(uuid, visits, columns=list(columns) or None)
+    skipped = missing_stats_columns(visits, columns) if len(visits) else []
+    if skipped:
+        click.echo(
+            f"vseqarchive: warning: {visits_file} has no column {', '.join(map(repr, skipped))}: no "
+            "statistics of it stored",
+            err=True,
+        )
     nightly = stats.loc[~stats["accumulated"].astype(bool), list(ADDED_STATS_COLUMNS)]
     click.echo(nightly.astype({"count": "float64"}).to_csv(sep="\t", index=False).rstrip("\n"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,11 +44,13 @@ def load_visits_file(path: str | Path) -> pd.DataFrame:
 
 @contextmanager
 def _converted_to_h5(sqlite_path: Path) -> Iterator[Path]:
+    from ..tempfiles import local_temporary, space_checked
     from ..visits import opsim_to_h5
 
-    with tempfile.TemporaryDirectory(prefix="vseq-") as tmp:
-        h5_path = Path(tmp) / "visits.h5"
-        opsim_to_h5(sqlite_path, h5_path)
+    with local_temporary("convert") as tmp:
+        h5_path = tmp / "visits.h5"
+        with space_checked(tmp, f"the visits.h5 converted from {sqlite_path}"):
+            opsim_to_h5(sqlite_path, h5_path)
         yield h5_path
 
 

@@ -73,6 +73,25 @@ def as_time(value: dt.datetime | str | pd.Timestamp, field: str = "creation_time
         raise InvalidInputError(f"{field}: expected a datetime, not {type(value).__name__}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(f"{field}: {value!r} has no time zone")
+    return in_time_range(value, field)
+
+
+def in_time_range(value: dt.datetime, field: str = "creation_time") -> dt.datetime:
+    """``value`` (aware) if it has a UTC form and a dayobs (UTC-12 h) inside years 1-9999.
+
+    Python dates stop at those years, so a time such as ``0001-01-01`` (whose dayobs would be
+    0000-12-31) could be stored but never read back as a dayobs.
+    """
+    from ..dayobs import dayobs_of
+
+    try:
+        value.astimezone(dt.UTC)
+        dayobs_of(value)
+    except OverflowError:
+        raise InvalidInputError(
+            f"{field}: {value.isoformat()} is out of range (its UTC time and its dayobs, UTC-12 h, must "
+            "fall in the years 1 to 9999): give the real time, e.g. 2026-04-11T12:00:00+00:00"
+        ) from None
     return value
 
 

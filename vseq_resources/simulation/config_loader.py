@@ -65,6 +65,30 @@ def load_scheduler_config(source: str | Path) -> SchedulerConfig:
     return SchedulerConfig(scheduler, nside, observatory, config_url, source_text)
 
 
+def check_scheduler_source(source: str | Path) -> str:
+    """Check, without building the scheduler, that ``source`` can be loaded: the module imports
+    and has the function, or the script exists, is read as UTF-8 text and compiles. Returns the
+    ``config_url`` it would record; `InvalidInputError` (one line naming the source) otherwise.
+
+    Callers use it to fail before a long run starts rather than in its simulation step.
+    """
+    text = str(source).strip()
+    if not text:
+        raise InvalidInputError("the scheduler configuration is empty: give a .py file or module:function")
+    match = _MODULE_FUNCTION.match(text)
+    if match and not Path(text).exists():
+        _import_function(match["module"], match["function"])
+        return f"python:{text}"
+    config_url, source_text = _read_script(text)
+    try:
+        compile(source_text, config_url, "exec")
+    except SyntaxError as err:
+        raise InvalidInputError(
+            f"scheduler configuration {config_url} is not valid Python: {err.msg} (line {err.lineno})"
+        ) from None
+    return config_url
+
+
 def _import_function(module_name: str, function: str) -> tuple[Any, types.ModuleType]:
     try:
         module = importlib.import_module(module_name)
@@ -72,9 +96,15 @@ def _import_function(module_name: str, function: str) -> tuple[Any, types.Module
         raise InvalidInputError(
             f"cannot import scheduler configuration module {module_name!r}: {err}"
         ) from err
+    except Exception as err:
+        raise InvalidInputError(
+            f"scheduler configuration module {module_name!r} failed to import: {err!r}"
+        ) from err
     func = getattr(module, function, None)
     if not callable(func):
-        raise InvalidInputError(f"{module_name!r} has no function {function!r}")
+        raise InvalidInputError(
+            f"scheduler configuration module {module_name!r} has no function {function!r}"
+        )
     return func, module
 
 

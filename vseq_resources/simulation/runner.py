@@ -21,7 +21,6 @@ import multiprocessing
 import os
 import pickle
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,6 +39,7 @@ from rubin_scheduler.utils import SURVEY_START_MJD
 
 from ..dayobs import dayobs_mjd_start, dayobs_of_mjd, parse_dayobs
 from ..errors import InvalidInputError
+from ..tempfiles import local_temporary
 from .config_loader import SchedulerConfig, load_scheduler_config
 from .grow_mask import fast_grow_mask
 from .preload import preload_visits
@@ -344,7 +344,7 @@ def _preload(
 def _run(
     observatory: ModelObservatory, config: SchedulerConfig, kwargs: dict[str, Any]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None]:
-    with tempfile.TemporaryDirectory(prefix="vseq-sim-") as tmp:
+    with local_temporary("sim") as tmp:
         filename = Path(tmp) / "opsim.db"
         output = sim_runner(
             observatory,

@@ -126,6 +126,15 @@ API_CASES: dict[str, Callable[[VisitSequenceArchive, Any, Any, dict[str, Path]],
     "label with NUL": lambda a, s, b, f: _record(a, label="nul\x00byte"),
     "non-UTF-8 label": lambda a, s, b, f: _record(a, label=NOT_UTF8),
     "naive creation time": lambda a, s, b, f: _record(a, creation_time=dt.datetime(2026, 4, 11, 12)),
+    "creation time in year 1": lambda a, s, b, f: _record(
+        a, creation_time=dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    ),
+    "creation time field in year 1": lambda a, s, b, f: a.metadata.update_metadata(
+        s, "creation_time", "0001-01-01T00:00:00+00:00"
+    ),
+    "stats of no existing column": lambda a, s, b, f: a.add_nightly_stats(
+        s, small_visits(NIGHT), columns=["nosuchcolumn"]
+    ),
     "file name with ..": lambda a, s, b, f: _record(a, files={"../../escape.txt": b"x"}),
     "file name with /": lambda a, s, b, f: _record(a, files={"sub/dir.txt": b"x"}),
     "file name ..": lambda a, s, b, f: _record(a, files={"..": b"x"}),
@@ -246,6 +255,34 @@ CLI_CASES: dict[str, Callable[[str, str, dict[str, Path]], list[str]]] = {
         "x",
         "--creation_time",
         "yesterday",
+    ],
+    "creation time in year 1 (OverflowError before)": lambda s, b, f: [
+        "record-visitseq-metadata",
+        "simulations",
+        str(f["good"]),
+        "x",
+        "--creation_time",
+        "0001-01-01",
+    ],
+    "creation time past year 9999 in UTC": lambda s, b, f: [
+        "record-visitseq-metadata",
+        "simulations",
+        str(f["good"]),
+        "x",
+        "--creation_time",
+        "9999-12-31T23:00-05:00",
+    ],
+    "creation time field in year 1": lambda s, b, f: [
+        "update-visitseq-metadata",
+        s,
+        "creation_time",
+        "0001-01-01",
+    ],
+    "stats of a column the visits lack (exit 0, nothing stored before)": lambda s, b, f: [
+        "add-nightly-stats",
+        s,
+        str(f["good"]),
+        "nosuchcolumn",
     ],
     "invalid UUID": lambda s, b, f: ["tag", "not-a-uuid", "x"],
     "UUID with SQL": lambda s, b, f: ["tag", f"{s}'; DROP TABLE tags; --", "x"],
