@@ -13,6 +13,7 @@ from vseq_resources.config import TELESCOPES, ScheduleSettings, Settings
 from .checks import completed_checks
 from .completed import completed_sequence_assets
 from .consdb import consdb_visits_asset
+from .night_review import night_review_asset
 from .plausibility_checks import plausibility_checks
 from .prenight import prenight_checks, prenight_simulation_assets
 from .prenight_index import prenight_reader_definitions
@@ -21,10 +22,14 @@ from .schedules import completed_job, completed_schedule, prenight_job, prenight
 
 
 def telescope_definitions(telescope: str, schedule: ScheduleSettings) -> Definitions:
-    """Everything of one telescope's completed nights."""
+    """Everything of one telescope's completed nights, and their reviews."""
     job = completed_job(telescope)
     return Definitions(
-        assets=[consdb_visits_asset(telescope), completed_sequence_assets(telescope)],
+        assets=[
+            consdb_visits_asset(telescope),
+            completed_sequence_assets(telescope),
+            night_review_asset(telescope),
+        ],
         asset_checks=completed_checks(telescope),
         jobs=[job],
         schedules=[completed_schedule(job, schedule)],

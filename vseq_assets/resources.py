@@ -11,6 +11,8 @@ is set on the resource's fields, so the Dagster UI shows what a run uses; secret
   (:func:`~vseq_resources.dagster_resources.consdb_resource`).
 - ``prenight``: :class:`~vseq_resources.dagster_resources.PrenightSimulationResource`
   (``VSEQ_PRENIGHT_*``).
+- ``vseq_archive``: :class:`~vseq_resources.dagster_resources.VseqArchiveIOManager` on the same
+  archive, the input manager through which ``night_review`` reads the archived partitions.
 - ``io_manager`` (the ``consdb_visits`` tables passed between steps): Dagster's default, pickles
   under ``$DAGSTER_HOME/storage``, unless ``VSEQ_IO_S3_BUCKET`` (+ ``VSEQ_IO_S3_PREFIX``) asks for
   S3, which a distributed run launcher needs (each run in its own container).
@@ -21,14 +23,21 @@ from __future__ import annotations
 from typing import Any
 
 from vseq_resources.config import Settings
-from vseq_resources.dagster_resources import ArchiveResource, consdb_resource, prenight_resource
+from vseq_resources.dagster_resources import (
+    ArchiveResource,
+    VseqArchiveIOManager,
+    consdb_resource,
+    prenight_resource,
+)
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources of ``settings`` (default: read from the environment now)."""
     settings = settings or Settings.from_env()
+    archive = ArchiveResource.from_settings(settings.archive)
     resources: dict[str, Any] = {
-        "archive": ArchiveResource.from_settings(settings.archive),
+        "archive": archive,
+        "vseq_archive": VseqArchiveIOManager(archive=archive),
         "consdb": consdb_resource(settings.consdb, settings.archive.state_dir),
         "prenight": prenight_resource(settings.prenight),
     }

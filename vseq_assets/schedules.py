@@ -29,7 +29,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import Unresolved
 
 from vseq_resources.config import ScheduleSettings
 
-from .keys import COMPLETED_METADATA, COMPLETED_VISITS, CONSDB_VISITS, asset_key
+from .keys import COMPLETED_METADATA, COMPLETED_VISITS, CONSDB_VISITS, NIGHT_REVIEW, asset_key
 
 
 def default_schedule_status(settings: ScheduleSettings) -> DefaultScheduleStatus:
@@ -38,16 +38,18 @@ def default_schedule_status(settings: ScheduleSettings) -> DefaultScheduleStatus
 
 
 def completed_job(telescope: str) -> UnresolvedAssetJobDefinition:
-    """ConsDB visits of a night -> archived completed sequence (with its checks)."""
+    """ConsDB visits of a night -> archived completed sequence (with its checks) -> the night's
+    review against its pre-night simulation."""
     return define_asset_job(
         name=f"{telescope}_completed_night",
         selection=AssetSelection.assets(
             asset_key(telescope, CONSDB_VISITS),
             asset_key(telescope, COMPLETED_VISITS),
             asset_key(telescope, COMPLETED_METADATA),
+            asset_key(telescope, NIGHT_REVIEW),
         ),
         tags={"vseq/telescope": telescope, "vseq/family": "completed"},
-        description=f"Archive the completed {telescope} visits of a night from ConsDB.",
+        description=f"Archive the completed {telescope} visits of a night from ConsDB; review the night.",
     )
 
 

@@ -24,6 +24,9 @@ PRENIGHT_INDEX = "prenight_index"
 """The JSON snapshots of the pre-night simulations covering a night (section 4 of the interface)."""
 PRENIGHT_BRIEFING = "prenight_briefing"
 """Figures of the night's nominal simulation, archived next to it and shown in the UI."""
+NIGHT_REVIEW = "night_review"
+"""The night's completed visits against its pre-night plan: numbers, verdict, figures archived
+next to the completed sequence."""
 
 ASSET_NAMES = (
     CONSDB_VISITS,
@@ -33,6 +36,7 @@ ASSET_NAMES = (
     PRENIGHT_METADATA,
     PRENIGHT_INDEX,
     PRENIGHT_BRIEFING,
+    NIGHT_REVIEW,
 )
 
 

@@ -365,6 +365,10 @@ def prenight_resource(settings: PrenightSettings) -> PrenightSimulationResource:
 # -- reading archived partitions in any code location ---------------------------------------
 
 
+ALLOW_MISSING = "vseq/allow_missing"
+"""Input metadata key: the vseq archive IO manager gives None for a partition with no value."""
+
+
 class VseqArchiveIOManager(ConfigurableIOManager):
     """Loads archived partitions of vseq's assets from the archive itself, for downstream assets.
 
@@ -379,6 +383,11 @@ class VseqArchiveIOManager(ConfigurableIOManager):
 
     It never writes: vseq's own assets record into the archive themselves, so storing an output
     through it is refused.
+
+    An input whose partition may have no value yet (a night with no pre-night simulation) can
+    ask for None instead of the error: ``AssetIn(..., metadata={ALLOW_MISSING: True})``
+    (:data:`ALLOW_MISSING`); anything but "not found" (an unreachable database, a file that
+    fails its checksum) still fails the step.
     """
 
     archive: ArchiveResource = Field(description="The archive to read (its settings; nothing is written).")
@@ -401,12 +410,25 @@ class VseqArchiveIOManager(ConfigurableIOManager):
                 f"{key.to_user_string()} is partitioned by dayobs: give the downstream asset dayobs "
                 "partitions (or a partition mapping) to read it through the vseq archive IO manager"
             )
+        from .errors import NotFoundError
+
         partitions = list(context.asset_partition_keys)
+        allow_missing = bool((context.definition_metadata or {}).get(ALLOW_MISSING))
         reader = ArchiveReader.from_settings(
             self.archive.settings(), self.connect_timeout, require_checksum=self.require_checksum
         )
+
+        def load(partition: str) -> Any:
+            try:
+                return load_partition(key, partition, reader=reader)
+            except NotFoundError as err:
+                if not allow_missing:
+                    raise
+                context.log.info(f"{key.to_user_string()} {partition}: none ({err})")
+                return None
+
         with reader:
-            values = {partition: load_partition(key, partition, reader=reader) for partition in partitions}
+            values = {partition: load(partition) for partition in partitions}
         context.log.info(
             f"read {key.to_user_string()} partition(s) {', '.join(partitions)} from the archive "
             f"({reader.last_source or 'database'})"

@@ -34,14 +34,14 @@ least 0.30.
 A rule whose inputs are missing or too few (no dark time observed, a short night for the band
 changes, no bright-sky visits) is *not applicable*: it neither passes nor fails, and says why.
 
-The night's twilights come from a low-precision solar position (the Astronomical Almanac's
-formula, good to 0.01 deg), so the measure needs no almanac files and no network.
+The night's twilights come from a low-precision solar position (:mod:`.ephemeris`, the
+Astronomical Almanac's formula, good to 0.01 deg), so the measure needs no almanac files and no
+network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,11 +49,8 @@ import numpy as np
 import pandas as pd
 
 from .dayobs import dayobs_mjd_start, dayobs_of_mjd, parse_dayobs
+from .ephemeris import sun_altitude_deg
 from .errors import InvalidInputError
-
-SITE_LATITUDE_DEG = -30.2444
-SITE_LONGITUDE_DEG = -70.7494
-"""Rubin Observatory (rubin_scheduler's ``Site("LSST")``); AuxTel is on the same summit."""
 
 NIGHT_SUN_ALT_DEG = -12.0
 DARK_SUN_ALT_DEG = -18.0
@@ -139,32 +136,6 @@ class NightPlausibility:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
-
-
-# -- the Sun -------------------------------------------------------------------------------------
-
-
-def sun_altitude_deg(mjd: np.ndarray) -> np.ndarray:
-    """Altitude of the Sun's centre at the site (degrees, no refraction), low-precision formula.
-
-    The Astronomical Almanac's low-precision solar coordinates (section C, good to 0.01 deg for
-    1950-2050) and Greenwich mean sidereal time; errors of a few hundredths of a degree move a
-    twilight by a few seconds.
-    """
-    d = np.asarray(mjd, dtype=float) - 51544.5  # days from J2000.0
-    mean_longitude = np.radians((280.460 + 0.9856474 * d) % 360.0)
-    anomaly = np.radians((357.528 + 0.9856003 * d) % 360.0)
-    ecliptic_longitude = (
-        mean_longitude + np.radians(1.915) * np.sin(anomaly) + np.radians(0.020) * np.sin(2 * anomaly)
-    )
-    obliquity = np.radians(23.439 - 4e-7 * d)
-    ra = np.arctan2(np.cos(obliquity) * np.sin(ecliptic_longitude), np.cos(ecliptic_longitude))
-    dec = np.arcsin(np.sin(obliquity) * np.sin(ecliptic_longitude))
-    gmst_deg = (280.46061837 + 360.98564736629 * d) % 360.0
-    hour_angle = np.radians(gmst_deg + SITE_LONGITUDE_DEG) - ra
-    lat = math.radians(SITE_LATITUDE_DEG)
-    sin_alt = math.sin(lat) * np.sin(dec) + math.cos(lat) * np.cos(dec) * np.cos(hour_angle)
-    return np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
 
 
 def _slot_grid(day_obs: dt.date) -> np.ndarray:

@@ -20,7 +20,14 @@ the one verified read path (:func:`vseq_resources.stored_visits.read_stored_visi
 from .fallback import RETRY_AFTER
 from .index_form import normalize_prenight_index
 from .obsloctap import OBSLOCTAP_COLUMNS, NightWindow, night_bounds, obsloctap_window
-from .partitions import PARTITION_LOADERS, load_partition, partition_simulations
+from .partitions import (
+    PARTITION_LOADERS,
+    load_partition,
+    night_plan,
+    partition_nominal,
+    partition_simulations,
+    run_variants,
+)
 from .production import (
     fetch_obsloctap_visits,
     fetch_sim_for_nights,
@@ -60,9 +67,12 @@ __all__ = [
     "get_sim_uuid",
     "load_partition",
     "night_bounds",
+    "night_plan",
     "normalize_prenight_index",
     "obsloctap_window",
+    "partition_nominal",
     "partition_simulations",
+    "run_variants",
     "select_latest",
     "stats_from_visits",
 ]

@@ -18,6 +18,7 @@ from ..asset_names import (
     COMPLETED_METADATA,
     COMPLETED_VISITS,
     CONSDB_VISITS,
+    NIGHT_REVIEW,
     PRENIGHT_BRIEFING,
     PRENIGHT_INDEX,
     PRENIGHT_METADATA,
@@ -25,7 +26,8 @@ from ..asset_names import (
     split_asset_key,
 )
 from ..dayobs import parse_dayobs
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotFoundError
+from ..night_review import NightPlan, NightReview, PlannedVariant, review_night
 from .reader import ArchiveReader
 from .selection import LATEST_TAGS, NoMatchingSimulationsError, select_latest
 
@@ -72,10 +74,87 @@ def _prenight_metadata(reader: ArchiveReader, telescope: str, night: dt.date) ->
     return partition_simulations(reader.prenight_index(night, telescope), night)
 
 
+def partition_nominal(simulations: pd.DataFrame) -> dict[str, Any] | None:
+    """The simulation a pre-night partition's value is read from, among the partition's
+    simulations (:func:`partition_simulations`): its newest ideal/nominal one; None if none."""
+    return select_latest(simulations, LATEST_TAGS, None)
+
+
+def _variant_name(row: dict[str, Any]) -> str:
+    kwargs = row.get("sim_runner_kwargs") or {}
+    if kwargs.get("variant"):
+        return str(kwargs["variant"])
+    tags = [t for t in row.get("tags") or () if t not in ("prenight", "ideal", "approximate_sky", "rewards")]
+    return tags[0] if tags else str(row.get("visitseq_uuid"))
+
+
+def run_variants(simulations: pd.DataFrame, nominal: dict[str, Any]) -> list[dict[str, Any]]:
+    """The variants of the run that made ``nominal`` (nominal first), among a partition's simulations.
+
+    A run's variants share the pre-loaded completed visits (``parent_visitseq_uuid``) and the
+    creation dayobs; when a partition was run more than once, each variant is the one created
+    nearest to the nominal simulation.
+    """
+    if simulations.empty:
+        return [nominal]
+    rows = [{**row, "visitseq_uuid": uuid} for uuid, row in simulations.to_dict(orient="index").items()]
+    same = [
+        r
+        for r in rows
+        if r.get("parent_visitseq_uuid") == nominal.get("parent_visitseq_uuid")
+        and r.get("sim_creation_day_obs") == nominal.get("sim_creation_day_obs")
+    ]
+    chosen: dict[str, dict[str, Any]] = {_variant_name(nominal): nominal}
+    when = nominal.get("creation_time")
+    for row in sorted(same, key=lambda r: abs(r["creation_time"] - when) if when is not None else 0):
+        chosen.setdefault(_variant_name(row), row)
+    return list(chosen.values())
+
+
+def night_plan(
+    reader: ArchiveReader,
+    simulations: pd.DataFrame,
+    night: str | int | dt.date,
+    nominal_visits: pd.DataFrame | None = None,
+) -> NightPlan | None:
+    """The plan of a night for the night review: the partition's selected simulation
+    (:func:`partition_nominal` of ``simulations``, the partition's simulations) and the other
+    variants of its run, each with its visits of the night through the verified read path
+    (``nominal_visits``, when the caller has them already, are used for the nominal one).
+    None when the partition has no nominal simulation."""
+    day = parse_dayobs(night)
+    nominal = partition_nominal(simulations)
+    if nominal is None:
+        return None
+    variants = []
+    for row in run_variants(simulations, nominal):
+        is_nominal = row["visitseq_uuid"] == nominal["visitseq_uuid"]
+        if is_nominal and nominal_visits is not None:
+            visits = nominal_visits
+        else:
+            try:
+                visits = reader.visits(row, [day])
+            except NotFoundError:
+                continue  # metadata only: nothing to compare
+        kwargs = row.get("sim_runner_kwargs") or {}
+        seeing = kwargs.get("seeing_fwhm_500")
+        variants.append(
+            PlannedVariant(
+                name=_variant_name(row),
+                uuid=str(row["visitseq_uuid"]),
+                visits=visits,
+                delay_minutes=float(kwargs.get("delay_minutes") or 0.0),
+                seeing_fwhm_500=None if seeing is None else float(seeing),
+                label=str(row.get("visitseq_label") or ""),
+            )
+        )
+    if not variants or variants[0].uuid != str(nominal["visitseq_uuid"]):
+        return None
+    return NightPlan(nominal, variants, candidates=len(simulations))
+
+
 def _own_nominal(reader: ArchiveReader, telescope: str, night: dt.date) -> dict[str, Any]:
-    sim = select_latest(
-        partition_simulations(reader.prenight_index(night, telescope), night), LATEST_TAGS, None
-    )
+    sim = partition_nominal(partition_simulations(reader.prenight_index(night, telescope), night))
     if sim is None:
         raise NoMatchingSimulationsError(
             f"no matching simulations: no ideal/nominal {telescope} pre-night simulation starts on {night}"
@@ -92,6 +171,13 @@ def _prenight_briefing(reader: ArchiveReader, telescope: str, night: dt.date) ->
     return {k: v for k, v in files.items() if k.startswith(BRIEFING_FILE_PREFIX)}
 
 
+def _night_review(reader: ArchiveReader, telescope: str, night: dt.date) -> NightReview:
+    completed = _completed_metadata(reader, telescope, night)
+    observed = _completed_visits(reader, telescope, night)
+    plan = night_plan(reader, _prenight_metadata(reader, telescope, night), night)
+    return review_night(telescope, night, observed, plan, completed_uuid=str(completed["visitseq_uuid"]))
+
+
 PARTITION_LOADERS: Mapping[str, PartitionLoader] = {
     CONSDB_VISITS: _completed_visits,
     COMPLETED_VISITS: _completed_visits,
@@ -100,6 +186,7 @@ PARTITION_LOADERS: Mapping[str, PartitionLoader] = {
     PRENIGHT_METADATA: _prenight_metadata,
     PRENIGHT_SIMS: _prenight_sims,
     PRENIGHT_BRIEFING: _prenight_briefing,
+    NIGHT_REVIEW: _night_review,
 }
 """Asset name -> what reads a partition of it back from the archive:
 
@@ -109,7 +196,10 @@ PARTITION_LOADERS: Mapping[str, PartitionLoader] = {
 - ``prenight_index``: the night's pre-night index (a DataFrame, as ``ArchiveReader.prenight_index``);
 - ``prenight_metadata``: the index rows of the partition's simulations (:func:`partition_simulations`);
 - ``prenight_sims``: the night's visits in the newest ideal/nominal one of them;
-- ``prenight_briefing``: figure file type -> URL of its briefing images.
+- ``prenight_briefing``: figure file type -> URL of its briefing images;
+- ``night_review``: the night's review (:class:`vseq_resources.night_review.NightReview`, without
+  figures), computed again from the archive: the completed visits against :func:`night_plan` of
+  the pre-night partition of the same night.
 """
 
 
