@@ -8,12 +8,16 @@ nothing configured it:
    rubin_scheduler's offline default survey (:mod:`vseq_resources.consdb.demo`);
 3. sets up a Dagster instance under the state directory from the project's ``dagster.yaml``;
 4. for each telescope, runs the completed-night job of DAYOBS (``consdb_visits`` ->
-   ``completed_visits`` + ``completed_metadata``, with their checks), as its schedule would;
+   ``completed_visits`` + ``completed_metadata``, with their checks -> ``night_review``), as its
+   schedule would; the review compares the night with the pre-night simulation OF DAYOBS, which
+   exists when the previous day's run (``vseq-nightly DAYOBS-1``) simulated it, and says so when
+   it does not;
 5. unless ``--no-prenight``, runs the pre-night job of DAYOBS+1 (``prenight_sims`` ->
    ``prenight_metadata`` -> ``prenight_index`` -> ``prenight_briefing``, with their checks),
    pre-loaded with the completed visits just archived;
-6. prints what each run archived (:mod:`vseq_resources.nightly_summary`) and the command that
-   opens the Dagster UI on the same instance; exits 1 if any run failed.
+6. prints what each run archived (:mod:`vseq_resources.nightly_summary`), the command that
+   opens the Dagster UI on the same instance, and last the review of DAYOBS (its verdict line
+   first); exits 1 if any run failed.
 
 Whatever is configured is used instead: ``VSEQ_DATABASE_URL``/``VSARCHIVE_PG*`` (archive),
 ``VSEQ_ARCHIVE_URI`` (store), ``VSEQ_CONSDB_URL``/``VSEQ_CONSDB_REST_URL`` (a real ConsDB: nothing
@@ -39,7 +43,13 @@ import click
 from vseq_resources.config import DAGSTER_PG_URL_ENV, TELESCOPES, Settings
 from vseq_resources.consdb.demo import AUXTEL_HOURS
 from vseq_resources.dayobs import parse_dayobs, today_dayobs
-from vseq_resources.nightly_summary import NightResult, PrenightResult, completed_summary, prenight_summary
+from vseq_resources.nightly_summary import (
+    NightResult,
+    PrenightResult,
+    completed_summary,
+    prenight_summary,
+    review_summary,
+)
 
 DAGSTER_DATABASE = "dagster"
 
@@ -134,16 +144,20 @@ def materialize_night(telescope: str, night: dt.date, instance: Any, settings: S
     job = build_definitions(settings).resolve_job_def(f"{telescope}_completed_night")
     result = execute_partition(job, night, instance)
     metadata: dict[str, Any] = {}
-    key = AssetKey([telescope, "completed_visits"])
+    review: dict[str, Any] = {}
+    key, review_key = AssetKey([telescope, "completed_visits"]), AssetKey([telescope, "night_review"])
     for event in result.get_asset_materialization_events():
+        values = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
         if event.materialization.asset_key == key:
-            metadata = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+            metadata = values
+        elif event.materialization.asset_key == review_key:
+            review = values
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     error = None
     if not result.success:
         failures = [event for event in result.all_events if event.is_step_failure]
         error = str(failures[0].step_failure_data.error.message).strip() if failures else "the run failed"
-    return NightResult(telescope, result.success, result.run_id, metadata, checks, error)
+    return NightResult(telescope, result.success, result.run_id, metadata, checks, error, review)
 
 
 def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
@@ -410,6 +424,10 @@ def run(
     click.echo("")
     click.echo("Browse the runs, assets and partitions in the Dagster UI (then open http://127.0.0.1:3000):")
     click.echo(f"  {ui_command(Path(os.environ['DAGSTER_HOME']), storage_url, state_dir)}")
+    click.echo("")
+    click.echo(f"The review of dayobs {night} against its pre-night simulation (vseqarchive night-review):")
+    for result in results:
+        click.echo("\n".join(review_summary(result, night)))
     archive.metadata.close()
     if not all(result.success for result in [*results, *prenight_results]):
         raise SystemExit(1)

@@ -23,6 +23,8 @@ class NightResult:
     """Materialization metadata of ``completed_visits`` (empty when it was not materialized)."""
     checks: dict[str, bool]
     error: str | None = None
+    review: dict[str, Any] = field(default_factory=dict)
+    """Materialization metadata of ``night_review`` (empty when it was not materialized)."""
 
 
 @dataclass
@@ -80,6 +82,31 @@ def prenight_summary(result: PrenightResult) -> list[str]:
         if key.endswith("_url"):
             lines.append(f"  briefing  {value}")
     lines.extend(_checks_and_error(result.checks, result.error))
+    return lines
+
+
+def review_summary(result: NightResult, night: dt.date) -> list[str]:
+    """The lines of the night's review: the verdict, the simulation it was compared with, the time
+    lost, the best-explaining variant and the archived figures."""
+    md = result.review
+    if not md:
+        why = result.error or "the review was not materialized"
+        return [f"Night {night}, {result.telescope}: no review ({why})"]
+    lines = [str(md.get("verdict"))]
+    lines.append(f"  plan      {md.get('simulation')}")
+    timing = md.get("timing") or {}
+    if timing.get("lost_start_minutes") is not None:
+        lines.append(
+            f"  lost      start {timing['lost_start_minutes']:.0f} min, "
+            f"gaps {timing['lost_gap_minutes']:.0f} min, end {timing['lost_end_minutes']:.0f} min; "
+            f"best explained by {md.get('best_variant')}"
+        )
+    matching = md.get("matching") or {}
+    if matching.get("planned"):
+        lines.append(f"  matched   {matching['matched']} of {matching['planned']} planned visits observed")
+    for key, value in md.items():
+        if key.endswith("_url"):
+            lines.append(f"  figure    {value}")
     return lines
 
 

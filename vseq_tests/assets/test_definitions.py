@@ -23,6 +23,7 @@ from vseq_resources.dagster_resources import (
     PrenightSimulationResource,
     RestConsDBResource,
     SqlConsDBResource,
+    VseqArchiveIOManager,
     consdb_resource,
 )
 from vseq_resources.errors import ConfigurationError
@@ -183,7 +184,11 @@ def test_instance_from_dagster_yaml_runs_a_partition(
         result = job.execute_in_process(
             partition_key=NIGHT,
             instance=instance,
-            resources={"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)},
+            resources={
+                "archive": archive_resource,
+                "consdb": SqlConsDBResource(url=consdb_url),
+                "vseq_archive": VseqArchiveIOManager(archive=archive_resource),
+            },
         )
         assert result.success
         run = instance.get_run_by_id(result.run_id)

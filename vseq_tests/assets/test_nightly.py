@@ -53,9 +53,22 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     assert "2025-10-18" in index_line  # --prenight-nights 2: the index covers both nights
     assert "using the configured ConsDB; nothing is simulated" in result.stderr
 
+    # It ends with the review of the night it archived: no pre-night simulation of NIGHT yet.
+    verdict = f"Night {NIGHT}, simonyi: {LSSTCAM_VISITS} visits observed; no pre-night simulation of {NIGHT}"
+    assert verdict in out and out.index(verdict) > out.index("dagster dev -m vseq_assets.definitions")
+
+    # The next day's night was simulated by the run above; nothing was observed: the review is the loss.
     again = CliRunner().invoke(main, [EMPTY_NIGHT, "--telescope", "simonyi", "--no-prenight"])
     assert again.exit_code == 0, again.output
     assert "visits    0" in again.stdout
+    last = again.stdout.strip().splitlines()
+    (verdict_line,) = [line for line in last if line.startswith(f"Night {EMPTY_NIGHT}, simonyi:")]
+    assert verdict_line.startswith(f"Night {EMPTY_NIGHT}, simonyi: 0 of ")
+    assert verdict_line.endswith("nothing observed, the whole planned night (0.5 h) was lost")
+    (nominal_line,) = [line for line in out.splitlines() if line.strip().startswith("nominal ")]
+    nominal_uuid = nominal_line.split()[1]
+    (plan_line,) = [line for line in again.stdout.splitlines() if line.startswith("  plan      ")]
+    assert plan_line.endswith(f"{nominal_uuid} (1 in the partition)")
 
 
 def test_nightly_refuses_a_night_that_has_not_ended() -> None:
