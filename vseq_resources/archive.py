@@ -25,6 +25,8 @@ from .config import TELESCOPES, ArchiveSettings
 from .dayobs import dayobs_of, parse_dayobs
 from .errors import InvalidInputError, NotFoundError, StoreError, VseqError
 from .faults import fault_point
+from .text import check_tag as text_check_tag
+from .text import check_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -103,6 +105,14 @@ class VerifyReport:
     """Unfinished updates ``repair`` moved into place."""
     writers_running: bool = False
     """``repair`` found a write in progress, so it kept orphans younger than `MIN_REPAIR_GRACE`."""
+    external_checked: list[FileReference] = field(default_factory=list)
+    """Files outside this store (``archive-file --archive-base``) whose bytes matched their
+    recorded checksum; those that did not are in ``missing``/``corrupt``/``unreadable``, marked
+    as outside the store in `lines`."""
+    temporaries: list[Any] = field(default_factory=list)
+    """Temporary directories of killed vseq processes found in the local ``TMPDIR``
+    (`vseq_resources.tempfiles.LeftoverTemporary`); ``repair`` removes them."""
+    temporaries_removed: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -112,14 +122,18 @@ class VerifyReport:
             self.missing or self.corrupt or self.unreadable or leftover or self.not_removed or self.unfinished
         )
 
+    def _where(self, ref: FileReference) -> str:
+        outside = ", outside this store" if any(ref is e for e in self.external) else ""
+        return f"({ref.file_type} of {ref.uuid}{outside})"
+
     def lines(self, verbose: bool = True) -> list[str]:
         out = []
         for ref in self.missing:
-            out.append(f"MISSING  {ref.url} ({ref.file_type} of {ref.uuid}): the row refers to no file")
+            out.append(f"MISSING  {ref.url} {self._where(ref)}: the row refers to no file")
         for ref, why in self.corrupt:
-            out.append(f"CORRUPT  {ref.url} ({ref.file_type} of {ref.uuid}): {why}")
+            out.append(f"CORRUPT  {ref.url} {self._where(ref)}: {why}")
         for ref, why in self.unreadable:
-            out.append(f"UNREADABLE  {ref.url} ({ref.file_type} of {ref.uuid}): {why}")
+            out.append(f"UNREADABLE  {ref.url} {self._where(ref)}: {why}")
         for ref, staging in self.unfinished:
             out.append(
                 f"UNFINISHED {ref.url} ({ref.file_type} of {ref.uuid}): the committed update is still at "
@@ -149,14 +163,34 @@ class VerifyReport:
             for ref in self.unchecked:
                 out.append(f"NOSUM    {ref.url} ({ref.file_type} of {ref.uuid}): no checksum recorded")
             for ref in self.external:
-                out.append(f"OUTSIDE  {ref.url} ({ref.file_type} of {ref.uuid}): not in this store")
+                if any(ref is e for e in self.external_checked):
+                    state = "checksum matches"
+                elif ref.sha256 is None:
+                    state = "not checked: no checksum recorded"
+                elif not _checkable(ref.url):
+                    state = "not checked: vseq reads only file:// and s3:// URLs"
+                else:
+                    continue  # missing, corrupt or unreadable: listed above
+                out.append(f"OUTSIDE  {ref.url} ({ref.file_type} of {ref.uuid}): not in this store, {state}")
+        for leftover in self.temporaries:
+            removed = " (removed)" if leftover in self.temporaries_removed else ""
+            out.append(leftover.line() + (removed or "; verify --repair removes it"))
+        if verbose:
             out.append(
                 f"{self.checked} files checked in {self.store}: {len(self.missing)} missing, "
                 f"{len(self.corrupt)} corrupt, {len(self.unreadable)} unreadable, {len(self.orphans)} orphans"
                 f"{f' ({len(self.removed)} removed)' if self.removed else ''}, "
-                f"{len(self.unchecked)} without checksum, {len(self.external)} outside the store"
+                f"{len(self.unchecked)} without checksum, {len(self.external)} outside the store "
+                f"({len(self.external_checked)} checked)"
+                + (f", {len(self.temporaries)} leftover temporary directories" if self.temporaries else "")
             )
         return out
+
+
+def _checkable(url: str) -> bool:
+    """Whether ``verify`` reads a file outside its store: local and S3 URLs (never the network at
+    large, whose answers could hang or change)."""
+    return url.startswith(("file:", "s3:", "/"))
 
 
 def missing_stats_columns(visits: Any, columns: Iterable[str]) -> list[str]:
@@ -178,27 +212,13 @@ def _some_columns(visits: Any, limit: int = 8) -> str:
 
 
 def _check_text(kind: str, value: object, max_length: int) -> str:
-    """Free text goes into bound parameters, so only its shape needs checking."""
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{kind} must be text, not {type(value).__name__}")
-    if not value.strip():
-        raise InvalidInputError(f"{kind} must not be empty")
-    if len(value) > max_length:
-        raise InvalidInputError(f"{kind} is {len(value)} characters long; the limit is {max_length}")
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value) or "\x7f" in value:
-        raise InvalidInputError(f"{kind} contains control characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInputError(f"{kind} is not valid UTF-8 text") from None
-    return value
+    """Free text goes into bound parameters, so only its shape needs checking: the archive's
+    rule for text is in `vseq_resources.text`."""
+    return check_text(kind, value, max_length)
 
 
 def check_tag(tag: object) -> str:
-    text = _check_text("tag", tag, MAX_TAG_LENGTH)
-    if text != text.strip() or any(ch.isspace() for ch in text):
-        raise InvalidInputError(f"tag {text!r} contains white space")
-    return text
+    return text_check_tag(tag, MAX_TAG_LENGTH)
 
 
 def check_telescope(telescope: object) -> str:
@@ -763,16 +783,23 @@ class VisitSequenceArchive:
         grace: dt.timedelta = dt.timedelta(hours=6),
         progress: Callable[[int, int], None] | None = None,
         now: dt.datetime | None = None,
+        temporary_root: Path | None = None,
     ) -> VerifyReport:
         """Check the store against the metadata.
 
         Every referenced file inside this store is read and hashed against its recorded
         checksum; rows pointing at missing files are reported; store files no row refers to are
-        orphans (left by interrupted writes). ``repair`` removes orphans older than ``grace``
-        (younger ones may belong to a write that is about to register them), and records the
-        SHA-256 of visits files that have none (files the production archive wrote), so that
-        readers verify them from then on: trust on first use, so repair a store you trust. A
-        referenced file is never touched, whatever its state.
+        orphans (left by interrupted writes). Referenced files outside this store (stored with
+        another base, ``archive-file --archive-base``) are checked the same way when they have a
+        checksum and a ``file://`` or ``s3://`` URL, and reported as outside. ``repair`` removes
+        orphans older than ``grace`` (younger ones may belong to a write that is about to
+        register them), and records the SHA-256 of visits files that have none (files the
+        production archive wrote), so that readers verify them from then on: trust on first use,
+        so repair a store you trust. A referenced file is never touched, whatever its state.
+
+        The temporary directories that killed vseq processes of this host left in
+        ``temporary_root`` (default: ``TMPDIR``; see `vseq_resources.tempfiles`) are listed too,
+        and removed by ``repair``; they do not make the report fail (they are not the archive's).
         """
         from .store import STAGING_MARK
 
@@ -818,6 +845,8 @@ class VisitSequenceArchive:
             finally:
                 if progress is not None:
                     progress(done, len(inside))
+        self._verify_outside(report)
+        self._find_temporaries(report, repair, temporary_root)
         with contextlib.ExitStack() as stack:
             if repair and grace < MIN_REPAIR_GRACE and not stack.enter_context(self._no_writer_running()):
                 grace = MIN_REPAIR_GRACE  # a running write's files must not be taken for orphans
@@ -826,6 +855,37 @@ class VisitSequenceArchive:
                 report, entries, referenced | settled, repair, (now or dt.datetime.now(dt.UTC)) - grace
             )
         return report
+
+    def _verify_outside(self, report: VerifyReport) -> None:
+        """Check the referenced files outside this store that have a checksum and a local or S3
+        URL: missing, corrupt and unreadable ones are reported as such (marked outside)."""
+        for ref in report.external:
+            if ref.sha256 is None or not _checkable(ref.url):
+                continue
+            try:
+                if not self.store.exists(ref.url):
+                    report.missing.append(ref)
+                elif (actual := self.store.sha256_of(ref.url)) != ref.sha256:
+                    report.corrupt.append((ref, f"SHA-256 {actual.hex()}, recorded {ref.sha256.hex()}"))
+                else:
+                    report.external_checked.append(ref)
+            except NotFoundError:
+                report.missing.append(ref)
+            except VseqError as err:
+                report.unreadable.append((ref, str(err)))
+
+    @staticmethod
+    def _find_temporaries(report: VerifyReport, repair: bool, root: Path | None) -> None:
+        from .tempfiles import leftover_temporaries, remove_temporary
+
+        report.temporaries = leftover_temporaries(root)
+        if repair:
+            for leftover in report.temporaries:
+                try:
+                    remove_temporary(leftover)
+                    report.temporaries_removed.append(leftover)
+                except (OSError, VseqError) as err:
+                    log.warning("could not remove %s: %s", leftover.path, err)
 
     def _find_orphans(
         self, report: VerifyReport, entries: list[Any], known: set[str], repair: bool, cutoff: dt.datetime

@@ -132,7 +132,39 @@ def check_base_uri(uri: str) -> str:
             f"the archive store URI {public_url(uri)!r} contains a '.' or '..' segment: give the "
             "normalised path (the store's files must stay under the base it names)"
         )
+    if scheme == "file" or not sep:
+        local = Path("/" + path.lstrip("/") if sep else path)
+        system = _system_directory(local)
+        if system is not None:
+            raise InvalidInputError(
+                f"the archive store URI {public_url(uri)!r} is {'' if system == '/' else 'in '}the system "
+                f"directory {system}: give a directory of its own for the store (e.g. /data/vseq/)"
+            )
     return uri
+
+
+SYSTEM_DIRECTORIES = (
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+    "/sys", "/usr", "/var/log", "/var/run",
+)  # fmt: skip
+"""Directories no store may be in (nor at ``/`` itself): a store there would write and register
+files among the system's own (``file:///etc/`` was stopped only by file permissions)."""
+
+
+def _system_directory(path: Path) -> str | None:
+    """The system directory ``path`` is at or under (symbolic links resolved), or None."""
+    import os
+
+    candidates = [os.path.normpath(str(path))]
+    with contextlib.suppress(OSError):
+        candidates.append(os.path.realpath(path))
+    for candidate in candidates:
+        if candidate == "/":
+            return "/"
+        for system in SYSTEM_DIRECTORIES:
+            if candidate == system or candidate.startswith(system + "/"):
+                return system
+    return None
 
 
 def _dayobs(value: str | int | dt.date) -> dt.date:

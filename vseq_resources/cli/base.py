@@ -177,7 +177,8 @@ DAYOBS = DayobsType()
 
 
 def format_value(value: Any) -> str:
-    """A value as text for TSV and tables: hex for hashes, ISO-like dates, JSON for structures."""
+    """A value as text for TSV and tables: hex for hashes, ISO-like dates, JSON for structures;
+    text with controls or bidirectional controls escaped (`vseq_resources.text.displayed`)."""
     import datetime as dt
     import json
 
@@ -198,7 +199,9 @@ def format_value(value: Any) -> str:
                 return ""
         except (TypeError, ValueError):
             pass
-    return str(value)
+    from ..text import displayed
+
+    return displayed(str(value))  # stored text is printed escaped where it could mislead
 
 
 def echo_tsv(columns: list[str], rows: list[list[Any]]) -> None:

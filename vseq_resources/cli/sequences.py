@@ -165,7 +165,9 @@ def convert_field_value(field: str, value: str) -> Any:
 @click.argument("uuid", type=UUID)
 @pass_state
 def show(state: CliState, uuid: Any) -> None:
-    """Show one sequence with its tags, comments, files and nightly statistics."""
+    """Show one sequence with its tags, comments, files and nightly statistics (stored text that
+    could mislead shown escaped, as by search)."""
+    from ..text import displayed
     from .base import records_of
 
     archive = state.archive(store=False)
@@ -181,18 +183,18 @@ def show(state: CliState, uuid: Any) -> None:
     for key, value in meta.items():
         click.echo(f"  {key:<{width}}  {format_value(value)}")
     click.secho("tags", bold=True)
-    click.echo("  " + (" ".join(sorted(tags)) if tags else "(none)"))
+    click.echo("  " + (" ".join(displayed(t, keep="") for t in sorted(tags)) if tags else "(none)"))
     click.secho("files", bold=True)
     if meta.get("visitseq_url"):
-        click.echo(f"  {'visits':<12} {meta['visitseq_url']}")
+        click.echo(f"  {'visits':<12} {displayed(meta['visitseq_url'], keep='')}")
     for file_type, url in sorted(dict(files).items()):
-        click.echo(f"  {file_type:<12} {_file_url(url)}")
+        click.echo(f"  {displayed(file_type, keep=''):<12} {displayed(_file_url(url), keep='')}")
     if not files and not meta.get("visitseq_url"):
         click.echo("  (none)")
     click.secho("comments", bold=True)
     for row in comments:
-        author = row.get("author") or "anonymous"
-        click.echo(f"  {format_value(row.get('comment_time'))} {author}: {row.get('comment')}")
+        author = displayed(row.get("author") or "anonymous", keep="")
+        click.echo(f"  {format_value(row.get('comment_time'))} {author}: {format_value(row.get('comment'))}")
     if not comments:
         click.echo("  (none)")
     click.secho("nightly statistics", bold=True)
@@ -269,10 +271,14 @@ def search(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Find visit sequences; a readable table by default, JSON with --json."""
+    """Find visit sequences; a readable table by default, JSON with --json.
+
+    Stored text that could mislead (controls, bidirectional controls, nothing visible) is shown
+    escaped (\\u202e), as is a newline or tab in the table."""
     import json
 
     from ..errors import InvalidInputError
+    from ..text import displayed
     from .base import records_of
 
     if night is not None and (first is not None or last is not None):
@@ -310,11 +316,11 @@ def search(
         for c in columns:
             value = row.get(c)
             if c == "tags" and isinstance(value, list | tuple):
-                text = ",".join(value)
+                text = ",".join(displayed(str(tag), keep="") for tag in value)
             elif c == "creation_time" and isinstance(value, dt.datetime):
                 text = value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
             else:
-                text = format_value(value)
+                text = displayed(format_value(value), keep="")  # one table row per sequence
             if c == "visitseq_label" and len(text) > 60:
                 text = text[:57] + "..."
             cells.append(text)

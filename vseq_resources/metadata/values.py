@@ -110,8 +110,15 @@ def as_json(value: Any, field: str) -> Any:
 
 
 def as_text(value: Any, field: str) -> str:
+    """A text column's value: any string but one with controls or bidirectional controls, and for
+    the label also one with no visible character (the rule of `vseq_resources.text`)."""
+    from ..text import displayed, problem
+
     if not isinstance(value, str):
         raise InvalidInputError(f"{field}: expected a string, not {type(value).__name__}")
+    why = problem(value, need_visible=field == "visitseq_label")
+    if why is not None:
+        raise InvalidInputError(f"{field}: {displayed(value)[:80]!r} {why}: remove it")
     return value
 
 

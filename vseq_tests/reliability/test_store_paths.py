@@ -96,3 +96,92 @@ def test_empty_archive_uri_fails_in_one_line(
     # Unset still means the state-dir store.
     unset = ArchiveSettings.from_env({"VSEQ_STATE_DIR": str(tmp_path / "state")})
     assert unset.store_uri == (tmp_path / "state" / "archive").as_uri() + "/"
+
+
+SYSTEM_BASES = {
+    "/etc": "file:///etc/",
+    "the root": "file:///",
+    "under /usr": "file:///usr/local/share/vseq/",
+    "a plain /etc path": "/etc/vseq/",
+    "a link to /etc": "{tmp}/etc-link/",
+}
+
+
+@pytest.mark.parametrize("case", sorted(SYSTEM_BASES))
+def test_system_directory_bases_are_refused(
+    case: str, file_archive: VisitSequenceArchive, pg_url: str, tmp_path: Path
+) -> None:
+    """``file:///etc/`` used to write and register files among the system's own (only file
+    permissions stopped it; this test runs as root, so nothing but the rule stops it here)."""
+    (tmp_path / "etc-link").symlink_to("/etc")
+    base = SYSTEM_BASES[case].format(tmp=tmp_path)
+    seq = file_archive.record_sequence(
+        "simulations", small_visits("2026-04-10"), label="target", telescope="simonyi"
+    )
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"not for /etc\n")
+    counts, files = row_counts(file_archive), store_listing(file_archive)
+    result = CliRunner().invoke(
+        cli,
+        ["archive-file", str(seq.uuid), str(notes), "notes", "--archive-base", base],
+        env=_env(file_archive, pg_url),
+    )
+    line = _one_line_failure(result)
+    assert "system directory" in line and "give a directory of its own" in line, line
+    assert not Path("/etc/simonyi").exists() and not Path("/simonyi").exists()
+    assert row_counts(file_archive) == counts and store_listing(file_archive) == files
+    # The same base as the configured store.
+    configured = CliRunner().invoke(
+        cli,
+        ["archive-file", str(seq.uuid), str(notes), "notes"],
+        env=_env(file_archive, pg_url, VSEQ_ARCHIVE_URI=base),
+    )
+    assert "system directory" in _one_line_failure(configured)
+    with pytest.raises(InvalidInputError, match="system directory"):
+        ArchiveStore(base)
+
+
+def test_verify_checks_files_outside_the_store(
+    file_archive: VisitSequenceArchive, pg_url: str, tmp_path: Path
+) -> None:
+    """A file stored with another base (``--archive-base``, as production allows) used to be
+    listed as OUTSIDE without being checked; now its checksum is checked and a missing or
+    changed one is reported (marked outside this store), and repair never touches it."""
+    seq = file_archive.record_sequence(
+        "simulations", small_visits("2026-04-10"), label="target", telescope="simonyi"
+    )
+    other = tmp_path / "other-store"
+    other.mkdir()
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"kept in another store\n")
+    env = _env(file_archive, pg_url)
+    stored = CliRunner().invoke(
+        cli,
+        ["archive-file", str(seq.uuid), str(notes), "notes", "--archive-base", other.as_uri() + "/"],
+        env=env,
+    )
+    assert stored.exit_code == 0, stored.output
+    url = stored.stdout.strip()
+    assert url.startswith(other.as_uri())
+
+    def verify(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(
+            cli, ["verify", "--grace-hours", "0", *args], env=env, catch_exceptions=False
+        )
+
+    clean = verify()
+    assert clean.exit_code == 0, clean.output
+    assert f"OUTSIDE  {url} (notes of {seq.uuid}): not in this store, checksum matches" in clean.stdout
+    assert "1 outside the store (1 checked)" in clean.stdout
+
+    local = Path(url.removeprefix("file://"))
+    local.write_bytes(b"changed outside the store\n")
+    changed = verify("--repair")
+    assert changed.exit_code == 1, changed.output
+    assert f"CORRUPT  {url} (notes of {seq.uuid}, outside this store): SHA-256" in changed.stdout
+    assert local.read_bytes() == b"changed outside the store\n"  # repair never touches it
+
+    local.unlink()
+    gone = verify()
+    assert gone.exit_code == 1
+    assert f"MISSING  {url} (notes of {seq.uuid}, outside this store)" in gone.stdout
