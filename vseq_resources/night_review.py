@@ -215,7 +215,7 @@ class NightReview:
                     f"  lost      start {t['lost_start_minutes']:.0f} min, "
                     f"gaps {t['lost_gap_minutes']:.0f} min, end {t['lost_end_minutes']:.0f} min "
                     f"(observed gaps {t['observed_gap_minutes']:.0f} min, "
-                    f"planned {_dash(t['planned_gap_minutes'])} min)"
+                    f"planned {_minutes_text(t['planned_gap_minutes'])} min)"
                 )
         if self.matching:
             m = self.matching
@@ -255,6 +255,10 @@ class NightReview:
 
 def _dash(value: Any) -> Any:
     return "-" if value is None else value
+
+
+def _minutes_text(minutes: float | None) -> str:
+    return "-" if minutes is None else f"{minutes:.0f}"
 
 
 def _minutes(seconds: float | None) -> str:

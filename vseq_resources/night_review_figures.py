@@ -102,9 +102,8 @@ def timeline_figure(review: NightReview, rows: list[tuple[str, pd.DataFrame]]) -
             [labels[i] for i in order],
             title="band",
             fontsize=7,
-            loc="lower right",
-            ncol=6,
-            framealpha=0.9,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
         )
     return _png(figure)
 
@@ -169,7 +168,10 @@ def drift_figure(review: NightReview, planned: pd.DataFrame | None, observed: pd
             mask = bands == band
             ax.scatter(_times(p_mjd[mask]), offsets[mask], s=12, color=_band_color(band), label=band)
         ax.axhline(0.0, color="#444444", linewidth=0.8)
-        ax.legend(title="band", fontsize=7, loc="upper left", ncol=6)
+        ax.legend(title="band", fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        a = review.almanac
+        if a is not None and a.evening_12 and a.morning_12:
+            ax.set_xlim(a.evening_12 - dt.timedelta(minutes=20), a.morning_12 + dt.timedelta(minutes=20))
         _time_axis(ax, review)
     else:
         why = "no pre-night simulation of the night" if planned is None else "no planned visit was observed"
