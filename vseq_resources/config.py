@@ -359,9 +359,8 @@ class PrenightSettings:
             return check_scheduler_source(self.scheduler)
         except InvalidInputError as err:
             raise ConfigurationError(
-                f"{PRENIGHT_SCHEDULER_ENV}={self.scheduler!r}: {err}; set it to a configuration script "
-                f"(path or URL of a .py file defining get_scheduler()) or package.module:function, or "
-                f"unset it for the default ({DEFAULT_SCHEDULER_CONFIG})"
+                f"{PRENIGHT_SCHEDULER_ENV}={self.scheduler!r}: {err}; fix it, or unset it for the default "
+                f"({DEFAULT_SCHEDULER_CONFIG})"
             ) from None
 
     def site_data_path(self, state_dir: Path) -> Path:

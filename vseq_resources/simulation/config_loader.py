@@ -94,7 +94,8 @@ def _import_function(module_name: str, function: str) -> tuple[Any, types.Module
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise InvalidInputError(
-            f"cannot import scheduler configuration module {module_name!r}: {err}"
+            f"cannot import scheduler configuration module {module_name!r}: {err} (install it, or "
+            "correct the name: package.module:function)"
         ) from err
     except Exception as err:
         raise InvalidInputError(
@@ -103,7 +104,8 @@ def _import_function(module_name: str, function: str) -> tuple[Any, types.Module
     func = getattr(module, function, None)
     if not callable(func):
         raise InvalidInputError(
-            f"scheduler configuration module {module_name!r} has no function {function!r}"
+            f"scheduler configuration module {module_name!r} has no function {function!r} (name a "
+            "function it defines: package.module:function)"
         )
     return func, module
 
@@ -122,12 +124,16 @@ def _read_script(location: str) -> tuple[str, str]:
         resource = ResourcePath(Path(location).expanduser().resolve().as_uri())
     if not resource.path.endswith(".py"):
         raise InvalidInputError(
-            f"scheduler configuration {location!r} is neither a .py file nor module:function"
+            f"scheduler configuration {location!r} is neither a .py file nor module:function (give "
+            "the path or URL of a .py script, or package.module:function)"
         )
     try:
         data = resource.read()
     except FileNotFoundError as err:
-        raise InvalidInputError(f"scheduler configuration {resource} does not exist") from err
+        raise InvalidInputError(
+            f"scheduler configuration {resource} does not exist (give the path or URL of an existing .py "
+            "script)"
+        ) from err
     except Exception as err:
         raise InvalidInputError(f"cannot read scheduler configuration {resource}: {err!r}") from err
     try:
