@@ -114,7 +114,7 @@ def test_full_tmpdir_is_one_line_naming_it(
 
 
 def test_add_nightly_stats_says_which_columns_it_skipped(
-    file_archive: VisitSequenceArchive, pg_url: str
+    file_archive: VisitSequenceArchive, pg_url: str, tmp_path: Path
 ) -> None:
     """A requested column the visits lack used to be skipped silently (exit 0, nothing stored
     for it); now a warning names it. None existing at all fails (``test_bad_input``)."""
@@ -123,7 +123,7 @@ def test_add_nightly_stats_says_which_columns_it_skipped(
     seq = file_archive.record_sequence(
         "simulations", small_visits(NIGHT), label="s", telescope="simonyi", nightly_stats=False
     )
-    visits = write_visits_h5(Path(tempfile.mkdtemp()) / "v.h5", small_visits(NIGHT))
+    visits = write_visits_h5(tmp_path / "v.h5", small_visits(NIGHT))
     result = CliRunner().invoke(
         cli,
         ["add-nightly-stats", str(seq.uuid), str(visits), "altitude", "nosuchcolumn"],
