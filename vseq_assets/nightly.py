@@ -201,9 +201,11 @@ def materialize_prenight(
     hours: float | None = None,
     *,
     nights: int = 1,
+    resimulate: bool = False,
 ) -> PrenightResult:
     """Run the telescope's pre-night job for ``night``: ``nights`` full nights (AuxTel: their
-    first hours) of ``variants``, with the configured scheduler and look-back."""
+    first hours) of ``variants``, with the configured scheduler and look-back. Simulations
+    archived earlier with the same inputs are reused unless ``resimulate``."""
     import dataclasses
 
     from dagster import AssetKey, Definitions
@@ -218,6 +220,7 @@ def materialize_prenight(
         variants=tuple(variants),
         duration_hours=hours if hours is not None else (AUXTEL_HOURS if telescope == "auxtel" else None),
         site_data_dir=str(settings.archive.state_dir / "site_data"),
+        resimulate=resimulate,
     )
     resources = {**build_resources(settings), "prenight": prenight_resource(plan)}
     defs = Definitions.merge(
@@ -288,6 +291,12 @@ def materialize_prenight(
     type=click.FloatRange(min=0.1, max=24),
     help="Cut the pre-night simulations to this many hours (default: the whole night; AuxTel 3 h).",
 )
+@click.option(
+    "--resimulate",
+    is_flag=True,
+    help="Simulate the pre-night variants again even when the archive holds simulations of the "
+    "night with the same inputs (by default those are reused).",
+)
 def main(
     dayobs: str | None,
     telescopes: tuple[str, ...],
@@ -297,6 +306,7 @@ def main(
     prenight_variants: tuple[str, ...],
     prenight_nights: int,
     prenight_hours: float | None,
+    resimulate: bool,
 ) -> None:
     """Archive the completed visits of DAYOBS (default: the night that just ended) via Dagster,
     then simulate the following night from them (unless --no-prenight).
@@ -319,6 +329,7 @@ def main(
             prenight_variants=(prenight_variants or PRENIGHT_VARIANTS) if prenight else (),
             prenight_nights=prenight_nights,
             prenight_hours=prenight_hours,
+            resimulate=resimulate,
         )
     except VseqError as err:
         raise click.ClickException(str(err)) from None
@@ -331,6 +342,7 @@ def run(
     prenight_variants: Sequence[str] = (),
     prenight_nights: int = 1,
     prenight_hours: float | None = None,
+    resimulate: bool = False,
 ) -> list[NightResult]:
     """Run the nightly pipeline for ``night`` (see the module docstring); exits 1 if a run failed.
 
@@ -411,6 +423,7 @@ def run(
                         all_settings,
                         prenight_hours,
                         nights=prenight_nights,
+                        resimulate=resimulate,
                     )
                 )
                 progress.note(f"{telescope}: done in {time.monotonic() - start:.0f} s")

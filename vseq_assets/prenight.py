@@ -8,10 +8,13 @@ sequence, and a metadata-only ``mixedvisitseq`` joins the completed visits and t
 (see that module for what is recorded). The step reports what was archived as materialization
 metadata; two checks read the simulations back.
 
-Simulations are runs, not facts: re-materializing a partition adds new sequences (readers pick
-the newest). The step runs in the Dagster pool :data:`SIMULATION_POOL`, whose limit (1 by default,
-set by ``vseq-nightly``; ``dagster instance concurrency set rubin_scheduler 1``) keeps a backfill
-from running more simulations at once than the machine can hold.
+Re-materializing a partition with the same inputs reuses the archived simulations (the metadata
+says "reused <uuid>" per variant); run configuration ``resimulate: true`` simulates again. A
+backfill of a night that has already begun archives re-simulations of the past, which no reader
+takes for a later night's prediction (:mod:`vseq_resources.prenight_runs`). The step runs in
+the Dagster pool :data:`SIMULATION_POOL`, whose limit (1 by default, set by ``vseq-nightly``;
+``dagster instance concurrency set rubin_scheduler 1``) keeps a backfill from running more
+simulations at once than the machine can hold.
 """
 
 # No ``from __future__ import annotations`` here: Dagster inspects the context and resource
@@ -43,9 +46,9 @@ from vseq_resources.prenight import (
     SIMULATIONS_TABLE,
     PrenightRun,
     run_prenight,
-    simulation_tags,
 )
 from vseq_resources.prenight_checks import newest_simulations_by_variant, order_problems, read_back_problems
+from vseq_resources.prenight_runs import RESIMULATION_TAG
 
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
 from .partitions import prenight_partitions, previous_night
@@ -69,9 +72,16 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
         "sequences": MetadataValue.json(sequences),
         "urls": MetadataValue.json({sim.variant: sim.sequence.visitseq_url for sim in run.simulations}),
         "visit_counts": MetadataValue.json({sim.variant: sim.sequence.n_visits for sim in run.simulations}),
-        "bands": MetadataValue.json(
-            {sim.variant: band_counts(sim.result.observations) for sim in run.simulations}
+        "bands": MetadataValue.json({sim.variant: band_counts(sim.observations) for sim in run.simulations}),
+        "outcome": MetadataValue.json(
+            {sim.variant: f"reused {sim.sequence.uuid}" if sim.reused else "added" for sim in run.simulations}
         ),
+        "added_count": MetadataValue.int(len(run.added)),
+        "resimulations": MetadataValue.json(
+            [sim.variant for sim in run.simulations if RESIMULATION_TAG in sim.tags]
+        ),
+        "reused_count": MetadataValue.int(len(run.reused)),
+        "prenight_run": MetadataValue.text(run.run_id),
         "visit_count": MetadataValue.int(sum(sim.sequence.n_visits for sim in run.simulations)),
         "preloaded_visits": MetadataValue.int(run.preloaded.count),
         "preloaded_sources": MetadataValue.json(
@@ -81,7 +91,7 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
     }
     nominal = run.nominal
     if nominal is not None:
-        site = nominal.result.site_data
+        site = nominal.site_data
         metadata.update(
             {
                 "nominal_uuid": MetadataValue.text(str(nominal.sequence.uuid)),
@@ -89,7 +99,7 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
                 "label": MetadataValue.text(nominal.sequence.label),
                 "site_data_kind": MetadataValue.text(str(site.get("kind"))),
                 "sky_model": MetadataValue.text(str(site.get("sky_model"))),
-                "preview": preview_table(nominal.result.observations),
+                "preview": preview_table(nominal.observations),
             }
         )
         files = nominal.sequence.files
@@ -99,26 +109,27 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
 
 
 def _metadata_metadata(run: PrenightRun) -> dict[str, Any]:
-    first = run.simulations[0].result if run.simulations else None
+    first = run.simulations[0] if run.simulations else None
     metadata: dict[str, Any] = {
         "sequences": MetadataValue.json({sim.variant: str(sim.sequence.uuid) for sim in run.simulations}),
         "table": MetadataValue.text(SIMULATIONS_TABLE),
         "labels": MetadataValue.json({sim.variant: sim.sequence.label for sim in run.simulations}),
-        "tags": MetadataValue.json({sim.variant: simulation_tags(sim.result) for sim in run.simulations}),
+        "tags": MetadataValue.json({sim.variant: sim.tags for sim in run.simulations}),
         "parent_visitseq_uuid": MetadataValue.text(str(run.preloaded.parent_uuid or "")),
         "parent_last_day_obs": MetadataValue.text(
             run.preloaded.last_day_obs.isoformat() if run.preloaded.last_day_obs else ""
         ),
         "preloaded_mjd_max": MetadataValue.float(run.preloaded.last_mjd or 0.0),
         "conda_env_sha256": MetadataValue.text(run.conda_env_sha256.hex()),
+        "scheduler_version": MetadataValue.text(run.scheduler_version),
+        "config_url": MetadataValue.text(run.config_url),
+        "prenight_run": MetadataValue.text(run.run_id),
     }
     if first is not None:
         metadata.update(
             {
-                "first_day_obs": MetadataValue.text(first.first_day_obs.isoformat()),
-                "last_day_obs": MetadataValue.text(first.last_day_obs.isoformat()),
-                "scheduler_version": MetadataValue.text(first.scheduler_version),
-                "config_url": MetadataValue.text(first.config_url),
+                "first_day_obs": MetadataValue.text(first.sequence.first_day_obs.isoformat()),
+                "last_day_obs": MetadataValue.text(first.sequence.last_day_obs.isoformat()),
                 "site_data": MetadataValue.json(first.site_data),
             }
         )

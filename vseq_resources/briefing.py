@@ -1,14 +1,14 @@
 """Figures of the pre-night briefing, built the way a downstream report builds them: through the
 reader API (:mod:`.readers`), never by reaching into the database directly.
 
-:func:`build_briefing` selects tonight's nominal simulation (the latest ``ideal``/``nominal``
-pre-night simulation covering the night), reads its visits and those of the other variants, and
+:func:`build_briefing` selects the partition's nominal simulation (the newest ``ideal``/``nominal``
+one starting on the night) and the other variants of its run, reads their visits, and
 draws three PNG figures with matplotlib's Agg backend (no display, safe in worker threads):
 
 - ``sky``: the night's visits on the sky (Mollweide projection of RA/Dec, RA increasing to the
   left), coloured by band;
 - ``night``: airmass over the night, coloured by band, above the band in use over time;
-- ``variants``: visit counts per band in each pre-night variant covering the night;
+- ``variants``: visit counts per band in each variant of that run;
 - ``plausibility``: each variant's night measured against the baseline survey's ranges
   (:mod:`.plausibility`): one row per rule, the plausible range shaded, one marker per variant
   (filled when inside the range, hollow when outside).
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dayobs import dayobs_end, dayobs_mjd_start, parse_dayobs
+from .dayobs import dayobs_mjd_start, parse_dayobs
 from .errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -239,34 +239,40 @@ def plausibility_figure(assessed: dict[str, NightPlausibility], title: str) -> b
 
 
 def variant_name(row: dict[str, Any] | Any) -> str:
-    tags = [t for t in row["tags"] if t != "prenight"]
+    tags = [t for t in row["tags"] if t not in ("prenight", "resimulation")]
     return f"{row['sim_creation_day_obs']} #{row['daily_id']}: {', '.join(tags) or 'untagged'}"
 
 
 def build_briefing(
     reader: ArchiveReader, day_obs: str | int | dt.date, telescope: str = "simonyi"
 ) -> Briefing:
-    """The briefing of a night, from the archive as the reader sees it.
+    """The briefing of a night's pre-night partition, from the archive as the reader sees it.
 
-    The nominal simulation is the latest ``ideal``/``nominal`` pre-night simulation covering the
-    night created before the night ended (so a briefing rebuilt later shows what was current);
-    when every one was created later (a backfill simulating a past night), the latest of them.
+    It shows one run: the partition's simulations (those starting on the night, pre-night
+    simulations and re-simulations of the past alike: :func:`~vseq_resources.readers.partition_index`)
+    made by the run of its newest ``ideal``/``nominal`` one
+    (:func:`~vseq_resources.readers.partition_run`); that simulation is the nominal, the run's
+    other simulations are the variants. Simulations made for earlier nights that also cover this
+    one belong to their own partitions' briefings.
     Raises :class:`~vseq_resources.readers.NoMatchingSimulationsError` when there is none.
     """
     import pandas as pd
 
     from .plausibility import assess_night
-    from .readers import LATEST_TAGS, NoMatchingSimulationsError, select_latest
+    from .readers import (
+        LATEST_TAGS,
+        NoMatchingSimulationsError,
+        partition_index,
+        partition_run,
+        select_latest,
+    )
 
     night = parse_dayobs(day_obs)
-    index = reader.prenight_index(night, telescope)
-    in_time = index["creation_time"] <= pd.Timestamp(dayobs_end(night)) if len(index) else None
-    if in_time is not None and in_time.any():
-        index = index.loc[in_time]
+    index = partition_run(partition_index(reader, telescope, night))
     nominal = select_latest(index, LATEST_TAGS, None)
     if nominal is None:
         raise NoMatchingSimulationsError(
-            f"no matching simulations: no ideal/nominal {telescope} pre-night simulation covers {night}"
+            f"no matching simulations: no ideal/nominal {telescope} simulation starts on {night}"
         )
     visits = reader.visits(nominal, [night])
     counts: dict[str, dict[str, int]] = {}

@@ -324,6 +324,8 @@ class PrenightSettings:
     lookback_nights: int | None = None
     record_mixed: bool = True
     site_data_dir: str | None = None
+    resimulate: bool = False
+    """Simulate every variant even when an archived simulation has the same inputs (else reused)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PrenightSettings:

@@ -331,6 +331,12 @@ class PrenightSimulationResource(ConfigurableResource):
     site_data_dir: str | None = Field(
         default=None, description="Cache of prepared site data (default <state dir>/site_data)."
     )
+    resimulate: bool = Field(
+        default=False,
+        description="Simulate every variant again even when an archived simulation of the partition "
+        "has the same inputs (completed visits, configuration, variant, scheduler version, site data); "
+        "by default such a simulation is reused.",
+    )
 
     def settings(self) -> PrenightSettings:
         """These fields as the library's plain settings (what :func:`run_prenight` takes)."""
@@ -345,6 +351,7 @@ class PrenightSimulationResource(ConfigurableResource):
             lookback_nights=self.lookback_nights,
             record_mixed=self.record_mixed,
             site_data_dir=self.site_data_dir,
+            resimulate=self.resimulate,
         )
 
 
@@ -359,6 +366,7 @@ def prenight_resource(settings: PrenightSettings) -> PrenightSimulationResource:
         lookback_nights=settings.lookback_nights,
         record_mixed=settings.record_mixed,
         site_data_dir=settings.site_data_dir,
+        resimulate=settings.resimulate,
     )
 
 

@@ -57,18 +57,34 @@ def completed_summary(result: NightResult, night: dt.date) -> list[str]:
 
 
 def prenight_summary(result: PrenightResult) -> list[str]:
-    """The lines describing a pre-night run: each variant's sequence, the index, the briefing."""
+    """The lines describing a pre-night run: each variant's sequence, whether this run added it
+    or reused one archived earlier with the same inputs (``added`` / ``reused <uuid>``), the
+    index, the briefing."""
     md = result.metadata
     status = "OK" if result.success else "FAILED"
     lines = [f"{result.telescope} pre-night {result.night}: {status} (Dagster run {result.run_id})"]
+    outcomes = md.get("outcome") or {}
     for variant, seq_uuid in (md.get("sequences") or {}).items():
         count = (md.get("visit_counts") or {}).get(variant)
         bands = (md.get("bands") or {}).get(variant) or {}
         band_text = ", ".join(f"{b}: {n}" for b, n in bands.items()) or "none"
-        lines.append(f"  {variant:<10} {seq_uuid}  {count} visits ({band_text})")
+        outcome = str(outcomes.get(variant, "added")).split(" ", 1)[0]
+        lines.append(f"  {variant:<10} {outcome:<6} {seq_uuid}  {count} visits ({band_text})")
         url = (md.get("urls") or {}).get(variant)
         if url:
-            lines.append(f"  {'':<10} {url}")
+            lines.append(f"  {'':<10} {'':<6} {url}")
+    if outcomes:
+        added = sum(1 for o in outcomes.values() if o == "added")
+        lines.append(
+            f"  simulations {added} added, {len(outcomes) - added} reused "
+            "(archived earlier with the same inputs)"
+        )
+    resimulated = md.get("resimulations") or []
+    if resimulated:
+        lines.append(
+            f"  note      {', '.join(resimulated)}: re-simulation(s) of the past (the night had begun); "
+            "tagged resimulation, never taken for a prediction"
+        )
     if md:
         preloaded, kind = md.get("preloaded_visits"), md.get("site_data_kind")
         lines.append(f"  pre-loaded {preloaded} completed visits; site data {kind}")

@@ -27,13 +27,17 @@ For dayobs D (the afternoon before night D):
    telescope every day. Its ``visitseq_sha256`` is the content hash of that concatenation, so a
    reader who rebuilds it can check it.
 
-Simulations are runs, not facts: running a night again adds new sequences (readers pick the
-newest). Everything is written through ``record_sequence``, so each simulation is atomic.
+A simulation created after its first night began is a re-simulation of the past, archived with
+``resimulation`` in place of ``prenight``; every simulation records its run and the fingerprint of
+its inputs; a run reuses an archived simulation with the same inputs unless ``resimulate`` is set
+(:mod:`vseq_resources.prenight_runs` defines all three). Everything is written through
+``record_sequence``, so each simulation is atomic.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -48,11 +52,21 @@ from .completed_history import PreloadedVisits, gather_completed_visits
 from .completed_night import COMPLETED_STATS_COLUMNS
 from .config import PrenightSettings
 from .dayobs import parse_dayobs
+from .prenight_runs import (
+    INPUTS_KEY,
+    RESIMULATION_TAG,
+    RUN_KEY,
+    archived_tags,
+    inputs_fingerprint,
+    is_resimulation,
+    run_identity,
+    utc_now,
+)
 from .tempfiles import local_temporary
 
 if TYPE_CHECKING:
     from .archive import ArchivedSequence, VisitSequenceArchive
-    from .simulation import SimulationResult
+    from .simulation import SimulationResult, SimulationVariant
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +74,7 @@ SIMULATIONS_TABLE = "simulations"
 MIXED_TABLE = "mixedvisitseq"
 APPROXIMATE_SKY_TAG = "approximate_sky"
 MIXED_TAGS = ("prenight", "mixed")
+"""The ``mixedvisitseq``'s tags (``resimulation`` in place of ``prenight`` for a re-simulation)."""
 SCHEDULER_CONFIG_FILE = "scheduler_config.py"
 SCHEDULER_CONFIG_TYPE = "scheduler_config"
 REWARDS_FILE = "rewards.h5"
@@ -69,16 +84,27 @@ COMPLETED_CACHE_DIR = "completed_cache"
 
 @dataclass
 class ArchivedSimulation:
-    """One variant's simulation and the ``simulations`` sequence it was archived as."""
+    """One variant's simulation and the ``simulations`` sequence it is archived as.
+
+    ``reused``: the sequence was archived by an earlier run with the same inputs and is used
+    again instead of simulating (``result`` is then None). ``observations`` are its visits.
+    """
 
     variant: str
-    result: SimulationResult
+    result: SimulationResult | None
     sequence: ArchivedSequence
+    observations: pd.DataFrame
+    tags: list[str]
+    site_data: dict[str, Any]
+    reused: bool = False
 
 
 @dataclass
 class PrenightRun:
-    """Everything one pre-night run of a (telescope, night) recorded, with its phase timings."""
+    """Everything one pre-night run of a (telescope, night) recorded, with its phase timings.
+
+    ``run_id`` is the run identity its simulations record (:data:`~vseq_resources.prenight_runs.RUN_KEY`).
+    """
 
     telescope: str
     day_obs: dt.date
@@ -87,23 +113,35 @@ class PrenightRun:
     mixed: ArchivedSequence | None
     conda_env_sha256: bytes
     seconds: dict[str, float]
+    run_id: str = ""
+    scheduler_version: str = ""
+    config_url: str = ""
 
     @property
     def nominal(self) -> ArchivedSimulation | None:
         """The simulation tagged ``nominal``, if one was run."""
         for sim in self.simulations:
-            if "nominal" in sim.result.tags:
+            if "nominal" in sim.tags:
                 return sim
         return None
+
+    @property
+    def added(self) -> list[ArchivedSimulation]:
+        return [sim for sim in self.simulations if not sim.reused]
+
+    @property
+    def reused(self) -> list[ArchivedSimulation]:
+        return [sim for sim in self.simulations if sim.reused]
 
 
 def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def simulation_tags(result: SimulationResult) -> list[str]:
-    """The variant's tags, plus ``approximate_sky`` unless the real sky data were used."""
-    tags = list(result.tags)
+def simulation_tags(result: SimulationResult, resimulation: bool = False) -> list[str]:
+    """The variant's tags (``resimulation`` in place of ``prenight`` for a re-simulation of the
+    past), plus ``approximate_sky`` unless the real sky data were used."""
+    tags = archived_tags(result.tags, resimulation)
     if result.site_data.get("kind") != "rubin_sim_data":
         tags.append(APPROXIMATE_SKY_TAG)
     return tags
@@ -119,9 +157,20 @@ def archive_simulation(
     duration_hours: float | None,
     comment: str | None = None,
     comment_author: str = "vseq",
+    run_id: str | None = None,
+    inputs_sha256: str | None = None,
+    creation_time: dt.datetime | None = None,
 ) -> ArchivedSequence:
-    """Record one finished simulation as a ``simulations`` sequence with its files."""
+    """Record one finished simulation as a ``simulations`` sequence with its files.
+
+    ``creation_time`` (default now) decides whether it is a re-simulation of the past
+    (:func:`~vseq_resources.prenight_runs.is_resimulation`), and so its tags; ``run_id`` and
+    ``inputs_sha256`` are recorded in its ``sim_runner_kwargs``.
+    """
     from .visits import compute_nightly_stats
+
+    creation_time = creation_time or utc_now()
+    resimulation = is_resimulation(result.first_day_obs, creation_time)
 
     visits = result.observations
     nights = [
@@ -134,6 +183,10 @@ def archive_simulation(
     kwargs["duration_hours"] = duration_hours
     kwargs["nights"] = len(nights)
     kwargs["preloaded"] = preloaded.describe(lookback_nights)
+    if run_id is not None:
+        kwargs[RUN_KEY] = run_id
+    if inputs_sha256 is not None:
+        kwargs[INPUTS_KEY] = inputs_sha256
     with local_temporary("prenight") as tmp:
         files: dict[str, Any] = {
             SCHEDULER_CONFIG_FILE: (SCHEDULER_CONFIG_TYPE, result.scheduler_config.encode()),
@@ -152,8 +205,9 @@ def archive_simulation(
             last_day_obs=result.last_day_obs,
             extra_tables={name: t for name, t in result.tables.items() if name != "observations"},
             files=files,
-            tags=simulation_tags(result),
+            tags=simulation_tags(result, resimulation),
             comments=[(comment_author, comment)] if comment else (),
+            creation_time=creation_time,
             nightly_stats=stats,
             scheduler_version=result.scheduler_version,
             config_url=result.config_url,
@@ -174,28 +228,103 @@ def record_mixed(
     """The metadata-only ``mixedvisitseq`` of the completed visits followed by the nominal run."""
     if preloaded.parent_uuid is None:
         return None
-    frames = [f for f in (preloaded.visits, nominal.result.observations) if f is not None and len(f)]
+    frames = [f for f in (preloaded.visits, nominal.observations) if f is not None and len(f)]
     joined = pd.concat(frames, ignore_index=True, sort=False) if frames else None
-    result = nominal.result
+    sequence = nominal.sequence
     through = preloaded.last_day_obs.isoformat()
-    label = f"Completed {result.telescope} visits through {through}, then: {result.label}"
+    label = f"Completed {sequence.telescope} visits through {through}, then: {sequence.label}"
     return archive.record_sequence(
         MIXED_TABLE,
         joined,
         label=label,
-        telescope=result.telescope,
+        telescope=sequence.telescope,
         first_day_obs=preloaded.first_day_obs,
-        last_day_obs=result.last_day_obs,
-        tags=list(MIXED_TAGS),
+        last_day_obs=sequence.last_day_obs,
+        tags=archived_tags(MIXED_TAGS, RESIMULATION_TAG in nominal.tags),
         comments=[(comment_author, comment)] if comment else (),
         nightly_stats=False,
         store_visits=False,
         visitseq_url=None,
         last_early_day_obs=preloaded.last_day_obs,
-        first_late_day_obs=result.first_day_obs,
+        first_late_day_obs=sequence.first_day_obs,
         early_parent_uuid=preloaded.parent_uuid,
-        late_parent_uuid=nominal.sequence.uuid,
+        late_parent_uuid=sequence.uuid,
     )
+
+
+def simulation_inputs(
+    telescope: str,
+    night: dt.date,
+    settings: PrenightSettings,
+    variant: SimulationVariant,
+    preloaded: PreloadedVisits,
+    *,
+    config: dict[str, str],
+    site_data: dict[str, Any],
+    scheduler_version: str,
+) -> dict[str, Any]:
+    """Everything that determines one variant's simulation (what
+    :func:`~vseq_resources.prenight_runs.inputs_fingerprint` hashes)."""
+    return {
+        "telescope": telescope,
+        "first_day_obs": night.isoformat(),
+        "nights": settings.nights,
+        "duration_hours": settings.duration_hours,
+        "record_rewards": settings.record_rewards,
+        "lookback_nights": settings.lookback_nights,
+        "preloaded": {night.isoformat(): str(uuid) for night, uuid in sorted(preloaded.sequences.items())},
+        "scheduler": config,
+        "variant": {
+            "name": variant.name,
+            "tags": sorted(variant.tags),
+            "delay_minutes": variant.delay_minutes,
+            "seeing_fwhm_500": variant.seeing_fwhm_500,
+        },
+        "rubin_scheduler": scheduler_version,
+        "site_data": site_data,
+    }
+
+
+def find_reusable(
+    archive: VisitSequenceArchive, telescope: str, night: dt.date, last: dt.date, fingerprints: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Variant -> the newest archived ``simulations`` row of ``telescope`` over ``night``..``last``
+    whose recorded inputs fingerprint is the variant's (``fingerprints``: variant -> hex)."""
+    wanted = {value: variant for variant, value in fingerprints.items()}
+    found: dict[str, dict[str, Any]] = {}
+    for row in archive.find_sequences(
+        SIMULATIONS_TABLE, telescope=telescope, first_day_obs=night, last_day_obs=last
+    ):
+        variant = wanted.get((row.get("sim_runner_kwargs") or {}).get(INPUTS_KEY))
+        if variant is not None and variant not in found and row.get("visitseq_url"):
+            found[variant] = row  # newest first
+    return found
+
+
+def _reused(archive: VisitSequenceArchive, variant: str, row: dict[str, Any]) -> ArchivedSimulation:
+    """An archived simulation used again, as the run reports it."""
+    from .archive import ArchivedSequence
+
+    seq_uuid = row["visitseq_uuid"]
+    visits = archive.get_visits(seq_uuid)  # checks the file's SHA-256 first
+    files = {file_type: url for file_type, (url, _) in archive.metadata.get_files(seq_uuid).items()}
+    sequence = ArchivedSequence(
+        uuid=seq_uuid,
+        table=SIMULATIONS_TABLE,
+        telescope=row["telescope"],
+        label=row["visitseq_label"],
+        creation_time=row["creation_time"],
+        first_day_obs=row["first_day_obs"],
+        last_day_obs=row["last_day_obs"],
+        visitseq_sha256=bytes(row["visitseq_sha256"]),
+        visitseq_url=row["visitseq_url"],
+        n_visits=len(visits),
+        files=files,
+        created=False,
+    )
+    site = (row.get("sim_runner_kwargs") or {}).get("site_data") or {}
+    tags = sorted(archive.metadata.get_tags(seq_uuid))
+    return ArchivedSimulation(variant, None, sequence, visits, tags, site, reused=True)
 
 
 def run_prenight(
@@ -216,10 +345,21 @@ def run_prenight(
     visits read for the next day's run (:mod:`vseq_resources.completed_history`). ``progress``
     receives one line per phase and per archived simulation. Each simulation is archived
     atomically as soon as it ends, so a failure in a later variant keeps the earlier ones.
+
+    A variant whose inputs (:func:`simulation_inputs`) match an archived simulation of the same
+    nights is not simulated again: that simulation is reused (``reused`` in the result), unless
+    ``settings.resimulate``. New simulations continue the run of the reused ones (the same
+    :data:`~vseq_resources.prenight_runs.RUN_KEY`), or start a new run when none is reused.
     """
-    from .simulation import run_simulations
+    import uuid as uuidlib
+
+    import rubin_scheduler
+
+    from .simulation import prepare_site_data, run_simulations
+    from .simulation.config_loader import config_identity
 
     night = parse_dayobs(day_obs)
+    last = night + dt.timedelta(days=settings.nights - 1)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     preloaded = gather_completed_visits(
@@ -237,9 +377,37 @@ def run_prenight(
         )
         if preloaded.last_day_obs != night - dt.timedelta(days=1):
             progress(f"warning: the completed visits of {night - dt.timedelta(days=1)} are not archived")
-    conda_env_sha256 = archive.record_package_environment()
     variants = settings.variant_list()
-    archived: list[ArchivedSimulation] = []
+    config_url, config_text = config_identity(settings.scheduler)
+    config = {"config_url": config_url, "sha256": hashlib.sha256(config_text.encode()).hexdigest()}
+    site = prepare_site_data(night, last, cache_dir=site_data_dir).description
+    fingerprints = {
+        variant.name: inputs_fingerprint(
+            simulation_inputs(
+                telescope,
+                night,
+                settings,
+                variant,
+                preloaded,
+                config=config,
+                site_data=site,
+                scheduler_version=rubin_scheduler.__version__,
+            )
+        )
+        for variant in variants
+    }
+    reusable = {} if settings.resimulate else find_reusable(archive, telescope, night, last, fingerprints)
+    reused = {name: _reused(archive, name, row) for name, row in reusable.items()}
+    for name, sim in reused.items():
+        progress(
+            f"{telescope} {night} {name}: reusing {sim.sequence.uuid} (archived "
+            f"{sim.sequence.creation_time:%Y-%m-%d %H:%M} UTC with the same inputs)"
+        )
+    runs = {run_identity({"sim_runner_kwargs": row.get("sim_runner_kwargs")}) for row in reusable.values()}
+    run_id = runs.pop() if len(runs) == 1 and None not in runs else str(uuidlib.uuid4())
+    to_simulate = [variant for variant in variants if variant.name not in reused]
+    archived: dict[str, ArchivedSimulation] = dict(reused)
+    conda_env_sha256 = archive.record_package_environment()
 
     def keep(result: SimulationResult) -> None:
         sequence = archive_simulation(
@@ -251,31 +419,51 @@ def run_prenight(
             duration_hours=settings.duration_hours,
             comment=comment,
             comment_author=comment_author,
+            run_id=run_id,
+            inputs_sha256=fingerprints[result.variant.name],
         )
-        archived.append(ArchivedSimulation(result.variant.name, result, sequence))
+        tags = sorted(archive.metadata.get_tags(sequence.uuid))
+        archived[result.variant.name] = ArchivedSimulation(
+            result.variant.name, result, sequence, result.observations, tags, result.site_data
+        )
+        kind = " (a re-simulation of the past)" if RESIMULATION_TAG in tags else ""
         progress(
             f"{telescope} {night} {result.variant.name}: {sequence.n_visits} visits in "
-            f"{result.timings.get('simulation_seconds', 0):.0f} s, archived as {sequence.uuid}"
+            f"{result.timings.get('simulation_seconds', 0):.0f} s, archived as {sequence.uuid}{kind}"
         )
 
     started = time.perf_counter()
-    results = run_simulations(
-        settings.scheduler,
-        day_obs=night,
-        nights=settings.nights,
-        telescope=telescope,
-        variants=variants,
-        preloaded_visits=preloaded.visits,
-        site_data_dir=site_data_dir,
-        record_rewards=settings.record_rewards,
-        duration_hours=settings.duration_hours,
-        on_result=keep,
-    )
+    results = []
+    if to_simulate:
+        results = run_simulations(
+            settings.scheduler,
+            day_obs=night,
+            nights=settings.nights,
+            telescope=telescope,
+            variants=to_simulate,
+            preloaded_visits=preloaded.visits,
+            site_data_dir=site_data_dir,
+            record_rewards=settings.record_rewards,
+            duration_hours=settings.duration_hours,
+            on_result=keep,
+        )
     seconds["simulate_and_archive"] = time.perf_counter() - started
     if results:
         seconds["preload"] = results[0].timings.get("preload_seconds", 0.0)
+    simulations = [archived[variant.name] for variant in variants if variant.name in archived]
     mixed = None
-    nominal = next((sim for sim in archived if "nominal" in sim.result.tags), None)
-    if settings.record_mixed and nominal is not None:
+    nominal = next((sim for sim in simulations if "nominal" in sim.tags), None)
+    if settings.record_mixed and nominal is not None and not nominal.reused:
         mixed = record_mixed(archive, preloaded, nominal, comment=comment, comment_author=comment_author)
-    return PrenightRun(telescope, night, preloaded, archived, mixed, conda_env_sha256, seconds)
+    return PrenightRun(
+        telescope,
+        night,
+        preloaded,
+        simulations,
+        mixed,
+        conda_env_sha256,
+        seconds,
+        run_id,
+        rubin_scheduler.__version__,
+        config_url,
+    )

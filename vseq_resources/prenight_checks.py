@@ -1,7 +1,8 @@
 """What the pre-night checks verify about a night's archived simulations, as lists of problems.
 
 - :func:`read_back_problems`: each simulation's ``visits.h5`` reads back (through the archive,
-  which checks the file's SHA-256 first) with the recorded visit count, content hash and tags, and
+  which checks the file's SHA-256 first) with the recorded visit count, content hash and tags
+  (``resimulation`` in place of ``prenight`` when it was created after its first night began), and
   its ``sim_runner_kwargs`` say which site data were used (with ``approximate_sky`` when they were
   not the real ones).
 - :func:`order_problems`: the simulated visits start at or after the start of the night's dayobs
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .dayobs import dayobs_mjd_start
 from .prenight import APPROXIMATE_SKY_TAG, SIMULATIONS_TABLE
+from .prenight_runs import PRENIGHT_TAG, archived_tags, is_resimulation
 
 if TYPE_CHECKING:
     from .archive import VisitSequenceArchive
@@ -67,9 +69,13 @@ def read_back_problems(
             problems.append(f"{variant}: content hash differs from visitseq_sha256")
         tags = set(archive.metadata.get_tags(seq_uuid))
         try:
-            expected = set(variant_by_name(variant).tags)
+            variant_tags = variant_by_name(variant).tags
         except InvalidInputError:
-            expected = {"prenight"}
+            variant_tags = (PRENIGHT_TAG,)
+        resimulation = is_resimulation(meta["first_day_obs"], meta["creation_time"])
+        expected = set(archived_tags(variant_tags, resimulation))
+        if resimulation and PRENIGHT_TAG in tags:
+            problems.append(f"{variant}: a re-simulation of the past tagged {PRENIGHT_TAG}")
         if not expected <= tags:
             problems.append(f"{variant}: tags {sorted(tags)} lack {sorted(expected - tags)}")
         site = (meta.get("sim_runner_kwargs") or {}).get("site_data") or {}

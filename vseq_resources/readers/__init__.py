@@ -24,7 +24,9 @@ from .partitions import (
     PARTITION_LOADERS,
     load_partition,
     night_plan,
+    partition_index,
     partition_nominal,
+    partition_run,
     partition_simulations,
     run_variants,
 )
@@ -66,6 +68,8 @@ __all__ = [
     "get_sim_index_info",
     "get_sim_uuid",
     "load_partition",
+    "partition_index",
+    "partition_run",
     "night_bounds",
     "night_plan",
     "normalize_prenight_index",

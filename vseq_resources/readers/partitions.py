@@ -5,7 +5,8 @@
 :data:`PARTITION_LOADERS`, from the archive itself (the store of record), through the one
 verified read path for visits files.
 
-Which simulations belong to a pre-night partition is decided by :func:`partition_simulations`.
+Which simulations belong to a pre-night partition is decided by :func:`partition_simulations`
+(found with :func:`partition_index`), which of them form its current run by :func:`partition_run`.
 """
 
 from __future__ import annotations
@@ -41,18 +42,48 @@ BRIEFING_FILE_PREFIX = "briefing_"
 
 
 def partition_simulations(index: pd.DataFrame, night: dt.date) -> pd.DataFrame:
-    """The rows of a night's pre-night index that belong to the night's pre-night partition.
+    """The rows of a night's index that belong to the night's pre-night partition.
 
-    Rule: a pre-night partition's simulations are the pre-night simulations whose first night
-    (``first_day_obs``) is the partition's night, whenever they were run. A simulation made for
-    an earlier night that also covers this one belongs to that earlier partition, and a backfill
-    of an earlier night (run today) never becomes this night's answer; a re-run of this
-    partition (a backfill of this night) adds to it, and its newest nominal one is the value, as
-    the partition's newest materialization in Dagster is.
+    Rule: a pre-night partition's simulations are the simulations whose first night
+    (``first_day_obs``) is the partition's night, whenever they were run: the pre-night
+    simulations made for it and the re-simulations of the past a later backfill of it made
+    (:mod:`vseq_resources.prenight_runs`). A simulation made for an earlier night that also
+    covers this one belongs to that earlier partition; a re-simulation is tagged so that no
+    reader takes it for the prediction of any night (:func:`partition_index` finds it).
     """
     if index.empty:
         return index
     return index.loc[index["first_day_obs"] == night]
+
+
+def partition_index(reader: ArchiveReader, telescope: str, night: dt.date) -> pd.DataFrame:
+    """Every simulation of the pre-night partition of ``night`` (:func:`partition_simulations`):
+    from the night's pre-night index and its re-simulations (the latter through the database
+    only), in the form of ``ArchiveReader.prenight_index``, oldest first."""
+    import pandas as pd
+
+    index = reader.prenight_index(night, telescope)
+    resimulated = reader.resimulations(night, telescope)
+    if len(resimulated):
+        index = pd.concat([index, resimulated.loc[~resimulated.index.isin(index.index)]])
+        index = index.sort_values(["creation_time", "daily_id"], kind="stable")
+    return partition_simulations(index, night)
+
+
+def partition_run(simulations: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one run among a partition's simulations: the run of the newest ideal/nominal
+    one (else of the newest one). Runs are told apart by
+    :func:`vseq_resources.prenight_runs.run_identity`; rows without one form one run."""
+    from ..prenight_runs import run_identity
+
+    if simulations.empty:
+        return simulations
+    anchor = select_latest(simulations, LATEST_TAGS, None)
+    if anchor is None:
+        anchor = select_latest(simulations, (), None)
+    run = run_identity(anchor)
+    same = [run_identity({"sim_runner_kwargs": kwargs}) == run for kwargs in simulations["sim_runner_kwargs"]]
+    return simulations.loc[same]
 
 
 def _completed_visits(reader: ArchiveReader, telescope: str, night: dt.date) -> pd.DataFrame:
@@ -71,7 +102,7 @@ def _prenight_index(reader: ArchiveReader, telescope: str, night: dt.date) -> pd
 
 
 def _prenight_metadata(reader: ArchiveReader, telescope: str, night: dt.date) -> pd.DataFrame:
-    return partition_simulations(reader.prenight_index(night, telescope), night)
+    return partition_run(partition_index(reader, telescope, night))
 
 
 def partition_nominal(simulations: pd.DataFrame) -> dict[str, Any] | None:
@@ -91,19 +122,28 @@ def _variant_name(row: dict[str, Any]) -> str:
 def run_variants(simulations: pd.DataFrame, nominal: dict[str, Any]) -> list[dict[str, Any]]:
     """The variants of the run that made ``nominal`` (nominal first), among a partition's simulations.
 
-    A run's variants share the pre-loaded completed visits (``parent_visitseq_uuid``) and the
-    creation dayobs; when a partition was run more than once, each variant is the one created
-    nearest to the nominal simulation.
+    A run's variants are the simulations recording the nominal's run identity
+    (:func:`vseq_resources.prenight_runs.run_identity`); for simulations recorded without one,
+    those sharing the pre-loaded completed visits (``parent_visitseq_uuid``) and the creation
+    dayobs. When a run holds a variant more than once, the one created nearest to the nominal
+    simulation is taken.
     """
     if simulations.empty:
         return [nominal]
+    from ..prenight_runs import run_identity
+
     rows = [{**row, "visitseq_uuid": uuid} for uuid, row in simulations.to_dict(orient="index").items()]
-    same = [
-        r
-        for r in rows
-        if r.get("parent_visitseq_uuid") == nominal.get("parent_visitseq_uuid")
-        and r.get("sim_creation_day_obs") == nominal.get("sim_creation_day_obs")
-    ]
+    run = run_identity(nominal)
+    if run is not None:  # recorded by the run (vseq_resources.prenight_runs)
+        same = [r for r in rows if run_identity(r) == run]
+    else:
+        same = [
+            r
+            for r in rows
+            if run_identity(r) is None
+            and r.get("parent_visitseq_uuid") == nominal.get("parent_visitseq_uuid")
+            and r.get("sim_creation_day_obs") == nominal.get("sim_creation_day_obs")
+        ]
     chosen: dict[str, dict[str, Any]] = {_variant_name(nominal): nominal}
     when = nominal.get("creation_time")
     for row in sorted(same, key=lambda r: abs(r["creation_time"] - when) if when is not None else 0):
@@ -154,10 +194,15 @@ def night_plan(
 
 
 def _own_nominal(reader: ArchiveReader, telescope: str, night: dt.date) -> dict[str, Any]:
-    sim = partition_nominal(partition_simulations(reader.prenight_index(night, telescope), night))
+    sim = partition_nominal(partition_index(reader, telescope, night))
     if sim is None:
+        where = (
+            " (re-simulations of the past are found through the metadata database, out of reach now)"
+            if reader.last_source == "snapshot"
+            else ""
+        )
         raise NoMatchingSimulationsError(
-            f"no matching simulations: no ideal/nominal {telescope} pre-night simulation starts on {night}"
+            f"no matching simulations: no ideal/nominal {telescope} simulation starts on {night}{where}"
         )
     return sim
 
@@ -194,8 +239,10 @@ PARTITION_LOADERS: Mapping[str, PartitionLoader] = {
   sequence covering the night (a DataFrame);
 - ``completed_metadata``: that sequence's ``completed`` row (a dict);
 - ``prenight_index``: the night's pre-night index (a DataFrame, as ``ArchiveReader.prenight_index``);
-- ``prenight_metadata``: the index rows of the partition's simulations (:func:`partition_simulations`);
-- ``prenight_sims``: the night's visits in the newest ideal/nominal one of them;
+- ``prenight_metadata``: the index rows of the partition's current run: the simulations of the
+  partition (:func:`partition_index`) made by the run of its newest ideal/nominal one
+  (:func:`partition_run`);
+- ``prenight_sims``: the night's visits in that newest ideal/nominal simulation of the partition;
 - ``prenight_briefing``: figure file type -> URL of its briefing images;
 - ``night_review``: the night's review (:class:`vseq_resources.night_review.NightReview`, without
   figures), computed again from the archive: the completed visits against :func:`night_plan` of

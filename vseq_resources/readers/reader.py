@@ -148,6 +148,32 @@ class ArchiveReader:
             self.last_source = "snapshot"
         return normalize_prenight_index(frame)
 
+    def resimulations(self, day_obs: str | int | dt.date, telescope: str = "simonyi") -> pd.DataFrame:
+        """Every re-simulation of the past (tagged ``resimulation``, see
+        :mod:`vseq_resources.prenight_runs`) covering the night, with its stats of that night, in
+        the form of :meth:`prenight_index`.
+
+        Found through the database only: the snapshots list what production's readers may take
+        as predictions, the pre-night simulations. Empty when the database is out of reach
+        (``last_source`` is then ``"snapshot"``).
+        """
+        import pandas as pd
+
+        from ..archive import check_telescope
+        from ..prenight_runs import RESIMULATION_TAG
+
+        night = parse_dayobs(day_obs)
+        telescope = check_telescope(telescope)
+        answered, frame = self._from_database(
+            lambda db: db.prenight_simulations(
+                night, telescope, tags=(RESIMULATION_TAG,), max_simulation_age=None, with_stats=True
+            )
+        )
+        if not answered:
+            self.last_source = "snapshot"
+            frame = pd.DataFrame()
+        return normalize_prenight_index(frame)
+
     # -- selection ------------------------------------------------------------------------------
 
     def latest_simulation(

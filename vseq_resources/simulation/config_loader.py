@@ -48,15 +48,7 @@ class SchedulerConfig:
 
 def load_scheduler_config(source: str | Path) -> SchedulerConfig:
     """Build the scheduler described by ``source`` (file path, URL or ``module:function``)."""
-    text = str(source).strip()
-    match = _MODULE_FUNCTION.match(text)
-    if match and not Path(text).exists():
-        func, module = _import_function(match["module"], match["function"])
-        config_url = f"python:{text}"
-        source_text = _module_source(module)
-    else:
-        config_url, source_text = _read_script(text)
-        func = _script_function(source_text, config_url)
+    config_url, source_text, func = _locate(source)
     try:
         returned = func()
     except Exception as err:
@@ -87,6 +79,24 @@ def check_scheduler_source(source: str | Path) -> str:
             f"scheduler configuration {config_url} is not valid Python: {err.msg} (line {err.lineno})"
         ) from None
     return config_url
+
+
+def config_identity(source: str | Path) -> tuple[str, str]:
+    """``(config_url, source_text)`` of a configuration, as :func:`load_scheduler_config` records
+    them, without building its scheduler (a module is imported, a script only read)."""
+    config_url, source_text, _ = _locate(source, define=False)
+    return config_url, source_text
+
+
+def _locate(source: str | Path, define: bool = True) -> tuple[str, str, Any]:
+    """The configuration's URL, its text and (with ``define``) its get_scheduler function."""
+    text = str(source).strip()
+    match = _MODULE_FUNCTION.match(text)
+    if match and not Path(text).exists():
+        func, module = _import_function(match["module"], match["function"])
+        return f"python:{text}", _module_source(module), func
+    config_url, source_text = _read_script(text)
+    return config_url, source_text, _script_function(source_text, config_url) if define else None
 
 
 def _import_function(module_name: str, function: str) -> tuple[Any, types.ModuleType]:

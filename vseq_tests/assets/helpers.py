@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
 
 from vseq_assets.checks import completed_checks
@@ -55,3 +58,16 @@ def index_resource(archive_resource: ArchiveResource, tmp_path: Path) -> Archive
         state_dir=archive_resource.state_dir,
         migrate=True,
     )
+
+
+def prenight_clock(monkeypatch: pytest.MonkeyPatch, night: str | dt.date) -> None:
+    """Run pre-night simulations of ``night`` in the afternoon before it (18:00 UTC, a minute
+    later at each call), as its schedule does: their simulations are predictions of the night,
+    not re-simulations of the past (``vseq_resources.prenight_runs``)."""
+    from vseq_resources import prenight
+    from vseq_resources.dayobs import parse_dayobs
+
+    day = parse_dayobs(night)
+    start = dt.datetime(day.year, day.month, day.day, 18, tzinfo=dt.UTC)
+    minutes = itertools.count()
+    monkeypatch.setattr(prenight, "utc_now", lambda: start + dt.timedelta(minutes=next(minutes)))

@@ -25,7 +25,7 @@ from vseq_resources.dagster_resources import (
 )
 from vseq_tests import downstream_location
 from vseq_tests.assets.conftest import LSSTCAM_VISITS, NIGHT
-from vseq_tests.assets.helpers import index_resource, materialize_night, materialized
+from vseq_tests.assets.helpers import index_resource, materialize_night, materialized, prenight_clock
 from vseq_tests.tamper import plant_payload
 
 FOLLOWING = "2025-10-17"  # NIGHT + 1: the pre-night partition pre-loaded with NIGHT's visits
@@ -38,6 +38,7 @@ def archived(
     """vseq's assets materialized for real; the environment names their archive (as a
     downstream deployment's would)."""
     monkeypatch.delenv("RUBIN_SIM_DATA_DIR", raising=False)
+    prenight_clock(monkeypatch, FOLLOWING)
     resource = index_resource(archive_resource, tmp_path)
     completed = materialize_night(
         "simonyi", NIGHT, {"archive": resource, "consdb": SqlConsDBResource(url=consdb_url)}

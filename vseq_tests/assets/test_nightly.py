@@ -11,6 +11,7 @@ from sqlalchemy.pool import NullPool
 from vseq_assets.nightly import keep_storage_connections, main, prepare_dagster_home
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_tests.assets.conftest import EMPTY_NIGHT, LSSTCAM_VISITS, NIGHT
+from vseq_tests.assets.helpers import prenight_clock
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def configured(
     monkeypatch.setenv("VSEQ_CONSDB_URL", consdb_url)
     monkeypatch.setenv("VSEQ_DAGSTER_PG_URL", dagster_pg_url)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored after the test
+    prenight_clock(monkeypatch, EMPTY_NIGHT)  # the pre-night of NIGHT + 1, run the afternoon before it
     return state_dir
 
 

@@ -3,7 +3,8 @@
 A short simulation (one hour of one night, two variants) of the default configuration runs
 through ``dagster.materialize`` with real resources: PostgreSQL (the ``pg_url`` server, a fresh
 metadata schema) and a temporary ``file://`` store, pre-loaded with two completed nights recorded
-first as part 1 records them.
+first as part 1 records them. The runs happen in the afternoon before the night (the pre-night
+run's clock is set), so their simulations are predictions of it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from vseq_resources.completed_night import archive_completed_night
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import dayobs_mjd_start
 from vseq_resources.visits import read_visits_h5
-from vseq_tests.assets.helpers import check_results, materialized
+from vseq_tests.assets.helpers import check_results, materialized, prenight_clock
 from vseq_tests.resources.simulation.synthetic import synthetic_visits
 
 NIGHT = dt.date(2025, 10, 18)
@@ -36,6 +37,7 @@ def site_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def completed(archive_resource: ArchiveResource, monkeypatch: pytest.MonkeyPatch) -> dict[dt.date, str]:
     """Two archived completed nights before NIGHT (the newest recorded twice: the newer one wins)."""
     monkeypatch.delenv("RUBIN_SIM_DATA_DIR", raising=False)
+    prenight_clock(monkeypatch, NIGHT)
     vsa = archive_resource.open()
     uuids = {}
     try:
@@ -131,27 +133,45 @@ def test_prenight_simulations_archived(
         assert mixed["last_early_day_obs"] == PREVIOUS and mixed["first_late_day_obs"] == NIGHT
         assert mixed["first_day_obs"] == PREVIOUS - dt.timedelta(days=1)
 
-        # Simulations are runs, not facts: materializing again adds new sequences.
+        # A re-run with identical inputs adds nothing: it reuses the archived simulations and says so.
+        again = _run(archive_resource, prenight)
+        assert again.success
+        again_md = materialized(again, "simonyi", "prenight_sims")
+        assert again_md["sequences"] == sims_md["sequences"]
+        assert again_md["outcome"] == {v: f"reused {u}" for v, u in sims_md["sequences"].items()}
+        assert again_md["added_count"] == 0 and again_md["reused_count"] == 2
+        assert again_md["prenight_run"] == sims_md["prenight_run"]
+        # The completed visits read the first time come from the local cache now.
+        assert again_md["preloaded_sources"] == {"archive": 0, "local_cache": 2}
+        assert all(check.passed for check in check_results(again).values())
+        assert len(vsa.find_sequences("simulations", telescope="simonyi", first_day_obs=NIGHT)) == 2
+        assert len(vsa.find_sequences("mixedvisitseq", telescope="simonyi")) == 1
+
+        # A changed input (the night before archived again with new visits) simulates again.
+        newest = synthetic_visits(COMPLETED_PER_NIGHT + 20, PREVIOUS, PREVIOUS, seed=9)
+        archive_completed_night(vsa, "simonyi", PREVIOUS, newest, query="-- newest")
         nominal_only = PrenightSimulationResource(
             nights=1, duration_hours=1.0, variants=["nominal"], site_data_dir=str(site_data_dir)
         )
-        again = _run(archive_resource, nominal_only)
-        assert again.success
-        # The completed visits read the first time come from the local cache now.
-        assert materialized(again, "simonyi", "prenight_sims")["preloaded_sources"] == {
-            "archive": 0,
-            "local_cache": 2,
-        }
-        new_uuid = materialized(again, "simonyi", "prenight_sims")["sequences"]["nominal"]
-        assert new_uuid != nominal
+        third = _run(archive_resource, nominal_only)
+        assert third.success
+        third_md = materialized(third, "simonyi", "prenight_sims")
+        new_uuid = third_md["sequences"]["nominal"]
+        assert new_uuid != nominal and third_md["outcome"] == {"nominal": "added"}
+        assert third_md["prenight_run"] != sims_md["prenight_run"]
         sims = vsa.find_sequences("simulations", telescope="simonyi", first_day_obs=NIGHT)
         assert len(sims) == 3 and str(sims[0]["visitseq_uuid"]) == new_uuid
+        inputs = {str(r["visitseq_uuid"]): r["sim_runner_kwargs"]["inputs_sha256"] for r in sims}
+        assert inputs[new_uuid] != inputs[nominal]
     finally:
         vsa.metadata.close()
 
 
-def test_without_completed_visits(archive_resource: ArchiveResource, site_data_dir: Path) -> None:
+def test_without_completed_visits(
+    archive_resource: ArchiveResource, site_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Nothing archived yet: the simulation starts from scratch, without parent or mixed row."""
+    prenight_clock(monkeypatch, NIGHT)
     prenight = PrenightSimulationResource(
         nights=1,
         duration_hours=0.5,

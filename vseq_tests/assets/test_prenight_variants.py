@@ -16,7 +16,7 @@ from dagster import materialize
 from vseq_assets.prenight import prenight_simulation_assets
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import dayobs_mjd_start
-from vseq_tests.assets.helpers import materialized
+from vseq_tests.assets.helpers import materialized, prenight_clock
 
 NIGHT = dt.date(2025, 10, 18)
 
@@ -25,6 +25,7 @@ def test_variants_chosen_in_run_config(
     archive_resource: ArchiveResource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RUBIN_SIM_DATA_DIR", raising=False)
+    prenight_clock(monkeypatch, NIGHT)
     settings = {
         "nights": 1,
         "duration_hours": 0.5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 from vseq_resources.archive import VisitSequenceArchive
@@ -10,9 +11,18 @@ from vseq_resources.prenight_checks import newest_simulations_by_variant, order_
 from vseq_tests.resources.readers_support import sim_visits
 
 NIGHT = dt.date(2026, 4, 11)
+AFTERNOON = dt.datetime(2026, 4, 11, 18, tzinfo=dt.UTC)
+"""The afternoon before NIGHT: simulations recorded then are predictions (``prenight``)."""
+_minutes = itertools.count()
 
 
-def _record(archive: VisitSequenceArchive, variant: str, last_preloaded_mjd: float, tags: tuple[str, ...]):  # noqa: ANN202
+def _record(  # noqa: ANN202
+    archive: VisitSequenceArchive,
+    variant: str,
+    last_preloaded_mjd: float,
+    tags: tuple[str, ...],
+    creation_time: dt.datetime | None = None,
+):
     visits = sim_visits([NIGHT.isoformat()], per_night=40)
     return archive.record_sequence(
         "simulations",
@@ -22,6 +32,7 @@ def _record(archive: VisitSequenceArchive, variant: str, last_preloaded_mjd: flo
         first_day_obs=NIGHT,
         last_day_obs=NIGHT,
         tags=tags,
+        creation_time=creation_time or AFTERNOON + dt.timedelta(minutes=next(_minutes)),
         parent_last_day_obs=NIGHT - dt.timedelta(days=1),
         sim_runner_kwargs={
             "variant": variant,
@@ -44,6 +55,20 @@ def test_a_good_simulation_passes_both(archive: VisitSequenceArchive) -> None:
     assert problems == [] and read == {"nominal": 40, "delay_60": 40}
     problems, firsts = order_problems(archive, NIGHT, sequences)
     assert problems == [] and set(firsts) == {"nominal", "delay_60"}
+
+
+def test_a_resimulation_is_tagged_as_one(archive: VisitSequenceArchive) -> None:
+    """After its night began a simulation is a re-simulation: ``resimulation``, never ``prenight``."""
+    later = AFTERNOON + dt.timedelta(days=1)
+    honest = _record(archive, "nominal", 0.0, ("resimulation", "ideal", "nominal", "approximate_sky"), later)
+    problems, _ = read_back_problems(archive, {"nominal": honest.uuid})
+    assert problems == []
+    posing = _record(archive, "nominal", 0.0, ("prenight", "ideal", "nominal", "approximate_sky"), later)
+    problems, _ = read_back_problems(archive, {"nominal": posing.uuid})
+    assert problems == [
+        "nominal: a re-simulation of the past tagged prenight",
+        "nominal: tags ['approximate_sky', 'ideal', 'nominal', 'prenight'] lack ['resimulation']",
+    ]
 
 
 def test_each_problem_is_named(archive: VisitSequenceArchive) -> None:
