@@ -64,9 +64,11 @@ def partition_index(reader: ArchiveReader, telescope: str, night: dt.date) -> pd
 
     index = reader.prenight_index(night, telescope)
     resimulated = reader.resimulations(night, telescope)
-    if len(resimulated):
-        index = pd.concat([index, resimulated.loc[~resimulated.index.isin(index.index)]])
-        index = index.sort_values(["creation_time", "daily_id"], kind="stable")
+    resimulated = resimulated.loc[~resimulated.index.isin(index.index)]
+    if len(resimulated) and len(index):
+        index = pd.concat([index, resimulated]).sort_values(["creation_time", "daily_id"], kind="stable")
+    elif len(resimulated):
+        index = resimulated
     return partition_simulations(index, night)
 
 

@@ -54,6 +54,16 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     (index_line,) = [line for line in out.splitlines() if line.strip().startswith("index ")]
     assert "2025-10-18" in index_line  # --prenight-nights 2: the index covers both nights
     assert "using the configured ConsDB; nothing is simulated" in result.stderr
+    (added,) = [line for line in out.splitlines() if line.startswith("  nominal ")]
+    assert added.split()[1] == "added"
+    assert "  simulations 1 added, 0 reused (archived earlier with the same inputs)" in out
+
+    # The same night again, same inputs: the pre-night simulation is reused, and the summary says so.
+    rerun = CliRunner().invoke(main, [NIGHT.replace("-", ""), "--telescope", "simonyi", *args])
+    assert rerun.exit_code == 0, rerun.output + str(rerun.exception)
+    (reused,) = [line for line in rerun.stdout.splitlines() if line.startswith("  nominal ")]
+    assert reused.split()[1:3] == ["reused", added.split()[2]]
+    assert "  simulations 0 added, 1 reused (archived earlier with the same inputs)" in rerun.stdout
 
     # It ends with the review of the night it archived: no pre-night simulation of NIGHT yet.
     verdict = f"Night {NIGHT}, simonyi: {LSSTCAM_VISITS} visits observed; no pre-night simulation of {NIGHT}"

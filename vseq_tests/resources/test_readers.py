@@ -5,6 +5,7 @@ lookups, partitions loaded in one call, and the reference reader loading what vs
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import shutil
 import socket
 import tempfile
@@ -370,3 +371,73 @@ def test_load_partition(archive: VisitSequenceArchive, pg_url: str, closed_port:
     with pytest.raises(InvalidInputError, match="not a vseq asset key"):
         load_partition("hubble/prenight_index", "2026-04-11", reader=reader)
     reader.close()
+
+
+_seeds = itertools.count(100)
+
+
+def _run_sim(
+    archive: VisitSequenceArchive, run: str, nights: tuple[str, ...], tags: tuple[str, ...], created: str
+) -> str:
+    """A simulation of pre-night run ``run`` (its ``sim_runner_kwargs["prenight_run"]``)."""
+    return str(
+        archive.record_sequence(
+            "simulations",
+            sim_visits(nights, 40, seed=next(_seeds)),
+            label=f"run {run}",
+            telescope="simonyi",
+            first_day_obs=nights[0],
+            last_day_obs=nights[-1],
+            creation_time=dt.datetime.fromisoformat(created),
+            tags=tags,
+            sim_runner_kwargs={"prenight_run": run},
+        ).uuid
+    )
+
+
+def test_resimulations_are_their_partitions_only(
+    archive: VisitSequenceArchive, pg_url: str, closed_port: int
+) -> None:
+    """Re-simulations of the past (tag ``resimulation``) never answer for another night; a
+    partition reads back as its own current run (the run of its newest nominal)."""
+    tonight, before = "2026-04-11", ("2026-04-10", "2026-04-11", "2026-04-12")
+    nominal, delayed = ("prenight", "ideal", "nominal"), ("prenight", "ideal", "delay_60")
+    resim_nominal, resim_delayed = ("resimulation", "ideal", "nominal"), ("resimulation", "ideal", "delay_60")
+    predicted_before = _run_sim(archive, "P", before, nominal, "2026-04-10T18:00:00+00:00")
+    tonights = _run_sim(archive, "A", NIGHTS, nominal, "2026-04-11T18:00:00+00:00")
+    _run_sim(archive, "A", NIGHTS, delayed, "2026-04-11T18:01:00+00:00")
+    _run_sim(archive, "B", before, resim_nominal, "2026-04-11T19:00:00+00:00")
+    _run_sim(archive, "B", before, resim_delayed, "2026-04-11T19:01:00+00:00")
+    rerun = {
+        _run_sim(archive, "C", before, resim_nominal, "2026-04-11T20:00:00+00:00"),
+        _run_sim(archive, "C", before, resim_delayed, "2026-04-11T20:01:00+00:00"),
+    }
+    for night in (*before, *NIGHTS):
+        write_prenight_index(archive, night, "simonyi")
+
+    reader = db_reader(archive, pg_url)
+    offline = offline_reader(archive, closed_port)
+    for each in (reader, offline):
+        # Tonight: the re-simulations of the night before cover it and are newer, yet never chosen.
+        assert each.latest_simulation(tonight, max_simulation_age=None)["visitseq_uuid"] == tonights
+        assert each.obsloctap_visits(tonight, 2, now=NOW).attrs["visitseq_uuid"] == tonights
+        assert {"resimulation"}.isdisjoint(t for tags in each.prenight_index(tonight)["tags"] for t in tags)
+        planned = load_partition("simonyi/prenight_sims", tonight, reader=each)
+        mjds = archive.get_visits(tonights, nights=[tonight])["observationStartMJD"].tolist()
+        assert planned["observationStartMJD"].tolist() == mjds
+        own = load_partition("simonyi/prenight_metadata", tonight, reader=each)
+        assert len(own) == 2 and tonights in own.index
+
+    # The night before: its current run is the re-run C, read from the database...
+    assert set(load_partition("simonyi/prenight_metadata", before[0], reader=reader).index) == rerun
+    (c_nominal,) = [u for u in rerun if "nominal" in archive.metadata.get_tags(u)]
+    planned = load_partition("simonyi/prenight_sims", before[0], reader=reader)
+    expected = archive.get_visits(c_nominal, nights=[before[0]])
+    assert planned["observationStartMJD"].tolist() == expected["observationStartMJD"].tolist()
+    assert len(reader.resimulations(tonight)) == 4
+    # ... while the snapshots list predictions only: there it is the night's own prediction.
+    assert list(load_partition("simonyi/prenight_metadata", before[0], reader=offline).index) == [
+        predicted_before
+    ]
+    reader.close()
+    offline.close()
