@@ -59,6 +59,7 @@ def _run(archive: ArchiveResource, prenight: PrenightSimulationResource):
     )
 
 
+@pytest.mark.timeout(900)  # three pre-night runs, two of them simulating
 def test_prenight_simulations_archived(
     archive_resource: ArchiveResource, completed: dict[dt.date, str], site_data_dir: Path
 ) -> None:

@@ -39,7 +39,7 @@ from vseq_tests.assets.helpers import check_results, materialized
 
 from .conftest import Production, database_env
 
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = pytest.mark.timeout(3600)  # four pre-night runs and four of production's
 
 TELESCOPE = "simonyi"
 TONIGHT = dt.date(2026, 4, 11)
