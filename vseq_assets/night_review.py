@@ -115,7 +115,7 @@ def review_metadata(review: Any, urls: dict[str, str]) -> dict[str, Any]:
         else MetadataValue.text("no pre-night simulation"),
         "completed_uuid": MetadataValue.text(str(review.completed_uuid)),
         "simulation": MetadataValue.text(
-            f"{review.plan_name} {review.plan_uuid} ({review.plan_candidates} in the partition)"
+            f"{review.plan_name} {review.plan_uuid} (its run: {review.plan_candidates} simulation(s))"
             if review.plan_uuid
             else "none: no pre-night simulation of this night"
         ),

@@ -92,7 +92,8 @@ class NightPlan:
 
     ``simulation`` is the selected index row (``visitseq_uuid``, ``sim_creation_day_obs``,
     ``daily_id``, ``visitseq_label``, ``creation_time``...); ``variants`` starts with the nominal
-    one; ``candidates`` is how many pre-night simulations the partition holds.
+    one; ``candidates`` is how many simulations its run holds (the partition's current run,
+    ``readers.partition_run``).
     """
 
     simulation: dict[str, Any]
@@ -105,8 +106,12 @@ class NightPlan:
 
     @property
     def name(self) -> str:
-        """The simulation as readers name it: ``<creation dayobs> #<daily id>``."""
-        return f"{self.simulation.get('sim_creation_day_obs')} #{self.simulation.get('daily_id')}"
+        """The simulation as readers name it: ``<creation dayobs> #<daily id>``, marked when it is
+        a re-simulation (made after the night began, by a backfill: not a prediction)."""
+        name = f"{self.simulation.get('sim_creation_day_obs')} #{self.simulation.get('daily_id')}"
+        if "resimulation" in (self.simulation.get("tags") or ()):
+            name += " (re-simulation, made after the night began)"
+        return name
 
 
 # -- result ------------------------------------------------------------------------------------
@@ -177,7 +182,7 @@ class NightReview:
         """The review as lines for a terminal (what ``vseqarchive night-review`` prints)."""
         lines = [self.verdict]
         if self.plan_uuid:
-            more = f"; {self.plan_candidates} in the partition" if self.plan_candidates > 1 else ""
+            more = f"; its run: {self.plan_candidates} simulations" if self.plan_candidates > 1 else ""
             lines.append(f"  plan      {self.plan_name} {self.plan_uuid}{more}")
             lines.append(f"            {self.plan_label}")
         if self.completed_uuid:

@@ -77,10 +77,9 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     (verdict_line,) = [line for line in last if line.startswith(f"Night {EMPTY_NIGHT}, simonyi:")]
     assert verdict_line.startswith(f"Night {EMPTY_NIGHT}, simonyi: 0 of ")
     assert verdict_line.endswith("nothing observed, the whole planned night (0.5 h) was lost")
-    (nominal_line,) = [line for line in out.splitlines() if line.strip().startswith("nominal ")]
-    nominal_uuid = nominal_line.split()[1]
+    nominal_uuid = added.split()[2]  # "  nominal    added <uuid> ..."
     (plan_line,) = [line for line in again.stdout.splitlines() if line.startswith("  plan      ")]
-    assert plan_line.endswith(f"{nominal_uuid} (1 in the partition)")
+    assert plan_line.endswith(f"{nominal_uuid} (its run: 1 simulation(s))")
 
 
 def test_nightly_refuses_a_night_that_has_not_ended() -> None:
