@@ -2,14 +2,20 @@
 
 Built as a downstream report builds it, through :mod:`vseq_resources.readers`, and archived next
 to the nominal simulation, whose snapshots are rewritten to list the figures
-(:func:`vseq_resources.briefing_archive.archive_briefing`). The materialization shows the
-figures in the Dagster UI (Markdown with the images embedded) with links to the archived files.
+(:func:`vseq_resources.briefing_archive.archive_briefing`).
+
+The materialization's first entry, ``figures``, shows the four figures inline on the asset's
+page and on each partition's page: a short Markdown text (under the 1000 characters below which
+the UI renders Markdown in place instead of behind "[Show Markdown]") of image links to the
+archived files served over http (``VSEQ_STORE_HTTP_URL``; ``vseq-services start`` serves the
+store at http://127.0.0.1:3001/). The images are never embedded, so the event log grows by a few
+hundred characters a day, not by the figures; a browser opens the links (never ``file://``).
+Without an http URL for the store, ``figures`` says so and each ``<figure>_url`` entry is the
+file's location in the store, to copy.
 """
 
 # No ``from __future__ import annotations`` here: Dagster inspects the context and resource
 # annotations of asset functions when they are defined.
-
-import base64
 
 from dagster import (
     AssetExecutionContext,
@@ -47,20 +53,11 @@ def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
         archived = archive_briefing(archive.get_archive(), telescope, night)
         briefing, urls = archived.briefing, archived.urls
         context.log.info("briefing of %s %s: %s", telescope, night, ", ".join(urls.values()))
-        sections = [
-            f"## {telescope} pre-night briefing for {night}",
-            f"Nominal simulation `{briefing.uuid}` ({briefing.nominal['sim_creation_day_obs']} "
-            f"#{briefing.nominal['daily_id']}): {briefing.nominal['visitseq_label']}, "
-            f"{len(briefing.visits)} visits this night.",
-        ]
-        for name, png in briefing.figures.items():
-            encoded = base64.b64encode(png).decode()
-            sections.append(
-                f"### {name}\n\n![{name}](data:image/png;base64,{encoded})\n\n[{urls[name]}]({urls[name]})"
-            )
+        settings = archive.settings()
+        http = {name: settings.http_url(url) for name, url in urls.items()}
         counts = briefing.variant_counts
         metadata = {
-            "report": MetadataValue.md("\n\n".join(sections)),
+            "figures": figures_markdown(http),
             "nominal_uuid": MetadataValue.text(briefing.uuid),
             "nominal_label": MetadataValue.text(str(briefing.nominal["visitseq_label"])),
             "visit_count": MetadataValue.int(len(briefing.visits)),
@@ -68,10 +65,30 @@ def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
             "variants": MetadataValue.md(_markdown_table(counts)),
         }
         for name, url in urls.items():
-            metadata[f"{name}_url"] = MetadataValue.url(url)
+            link = http[name]
+            metadata[f"{name}_url"] = MetadataValue.url(link) if link else MetadataValue.path(url)
         return MaterializeResult(metadata=metadata)
 
     return prenight_briefing
+
+
+INLINE_MARKDOWN_LIMIT = 1000
+"""The Dagster UI shows a Markdown metadata value in place when it is shorter than this, and
+behind "[Show Markdown]" otherwise (``MetadataEntry.tsx``, ``expandSmallValues``)."""
+
+
+def figures_markdown(http_urls: dict[str, str | None]) -> MetadataValue:
+    """The figures as Markdown images linking to their http URLs, short enough to be shown in
+    place; without http URLs, a line saying how to get them."""
+    if not http_urls or not all(http_urls.values()):
+        return MetadataValue.md(
+            "The figures are in the store (the `*_url` entries). To see them here, serve the store "
+            "over http (`vseq-services start`) and set `VSEQ_STORE_HTTP_URL` for the runs."
+        )
+    text = " ".join(f"[![{name}]({url})]({url})" for name, url in http_urls.items())
+    if len(text) >= INLINE_MARKDOWN_LIMIT:  # very long store paths: plain links still fit
+        text = " · ".join(f"[{name}]({url})" for name, url in http_urls.items())
+    return MetadataValue.md(text)
 
 
 def _markdown_table(counts) -> str:  # noqa: ANN001 - a DataFrame of counts

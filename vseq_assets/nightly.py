@@ -169,7 +169,8 @@ def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
         DAGSTER_PG_URL_ENV: storage_url,
         "VSEQ_STATE_DIR": str(state_dir),
     }
-    for name in ("VSEQ_PARTITIONS_START", "VSEQ_DATABASE_URL", "VSEQ_ARCHIVE_URI", "VSARCHIVE_PGSCHEMA"):
+    shown = ("VSEQ_PARTITIONS_START", "VSEQ_DATABASE_URL", "VSEQ_ARCHIVE_URI", "VSARCHIVE_PGSCHEMA")
+    for name in (*shown, "VSEQ_STORE_HTTP_URL"):
         if os.environ.get(name):
             env[name] = os.environ[name]
     dagster = Path(sys.executable).with_name("dagster")
@@ -396,6 +397,10 @@ def run(
         instance = DagsterInstance.get()
         keep_storage_connections(instance)
         progress.note(f"DAGSTER_HOME={dagster_home} (run storage in PostgreSQL)")
+        from .services import serve_figures
+
+        served = serve_figures(all_settings)
+        progress.note(f"briefing figures served at {served or '(no free port: not served)'}")
 
     results = []
     with progress.step(f"Materializing dayobs {night}"):
@@ -437,6 +442,7 @@ def run(
     click.echo("")
     click.echo("Browse the runs, assets and partitions in the Dagster UI (then open http://127.0.0.1:3000):")
     click.echo(f"  {ui_command(Path(os.environ['DAGSTER_HOME']), storage_url, state_dir)}")
+    click.echo("After a reboot, start the services first (nothing runs): vseq-services start")
     click.echo("")
     click.echo(f"The review of dayobs {night} against its pre-night simulation (vseqarchive night-review):")
     for result in results:

@@ -51,6 +51,7 @@ from vseq_resources.prenight_checks import newest_simulations_by_variant, order_
 from vseq_resources.prenight_runs import RESIMULATION_TAG
 
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
+from .logs import library_logs
 from .partitions import prenight_partitions, previous_night
 from .recorded import materialized_metadata
 from .reporting import band_counts, preview_table
@@ -181,17 +182,19 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
         night = parse_dayobs(context.partition_key)
         settings = archive.settings()
         plan = prenight.settings()
-        run = run_prenight(
-            archive.get_archive(),
-            telescope,
-            night,
-            plan,
-            site_data_dir=plan.site_data_path(settings.state_dir),
-            completed_cache_dir=settings.state_dir / COMPLETED_CACHE_DIR,
-            comment=f"simulated by Dagster run {context.run.run_id}",
-            comment_author=COMMENT_AUTHOR,
-            progress=context.log.info,
-        )
+        # rubin_scheduler's output, once per distinct message with its count, in the step's log
+        with library_logs(context):
+            run = run_prenight(
+                archive.get_archive(),
+                telescope,
+                night,
+                plan,
+                site_data_dir=plan.site_data_path(settings.state_dir),
+                completed_cache_dir=settings.state_dir / COMPLETED_CACHE_DIR,
+                comment=f"simulated by Dagster run {context.run.run_id}",
+                comment_author=COMMENT_AUTHOR,
+                progress=context.log.info,
+            )
         version = DataVersion(",".join(str(sim.sequence.uuid) for sim in run.simulations))
         yield MaterializeResult(asset_key=sims_key, metadata=_sims_metadata(run), data_version=version)
         yield MaterializeResult(

@@ -72,6 +72,26 @@ def _ordered_bands(values: Any) -> list[str]:
     return present
 
 
+TITLE_CHARACTERS_PER_INCH = 10.5
+"""How many characters of a 10-point title fit in an inch of figure width (DejaVu Sans)."""
+
+
+def _title(figure: Any, text: str) -> None:
+    """The figure's title, wrapped to its width and placed by its constrained layout, so that
+    no title runs off the image's sides however long the simulation's label is."""
+    import textwrap
+
+    width = max(20, int(figure.get_figwidth() * TITLE_CHARACTERS_PER_INCH))
+    lines = [textwrap.fill(line, width, break_long_words=True) for line in text.splitlines()]
+    figure.suptitle("\n".join(lines), fontsize=10)
+
+
+SKY_MARKER_SIZES = {"u": 120, "g": 80, "r": 40, "i": 22, "z": 10, "y": 4}
+"""Marker areas on the sky map, largest for the bluest band, drawn in band order: a field
+observed in several bands (g and r of the same pointing) shows a ring of each band around the
+next instead of the last band hiding the others."""
+
+
 def _png(figure: Any) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -82,24 +102,39 @@ def _png(figure: Any) -> bytes:
 
 
 def sky_figure(visits: pd.DataFrame, title: str) -> bytes:
+    """The PNG of :func:`draw_sky`."""
+    return _png(draw_sky(visits, title))
+
+
+def draw_sky(visits: pd.DataFrame, title: str) -> Any:
     """Visits on the sky: Mollweide projection, RA increasing to the left, one colour per band."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 5), layout="constrained")
+    figure = Figure(figsize=(9, 5.2), layout="constrained")
     ax = figure.add_subplot(projection="mollweide")
     for band in _ordered_bands(visits["band"]):
         chosen = visits[visits["band"].astype(str) == band]
         ra = np.radians(((chosen["fieldRA"].to_numpy(float) + 180.0) % 360.0) - 180.0)
         dec = np.radians(chosen["fieldDec"].to_numpy(float))
-        ax.scatter(-ra, dec, s=12, color=_band_color(band), label=f"{band} ({len(chosen)})", alpha=0.8)
+        ax.scatter(
+            -ra,
+            dec,
+            s=SKY_MARKER_SIZES.get(band, 10),
+            color=_band_color(band),
+            edgecolors="none",
+            label=f"{band} ({len(chosen)})",
+        )
     ticks = np.radians(np.arange(-150, 181, 30))
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{round(-np.degrees(t)) % 360}°" for t in ticks], fontsize=8)
     ax.grid(True, alpha=0.4)
-    ax.set_title(title, fontsize=10)
+    _title(figure, title)
     if len(visits):
-        ax.legend(loc="lower right", fontsize=8, title="band", bbox_to_anchor=(1.12, 0.0))
-    return _png(figure)
+        # Equal legend markers, outside the map and inside the image (constrained layout).
+        legend = figure.legend(loc="outside right center", fontsize=8, title="band", scatterpoints=1)
+        for handle in legend.legend_handles:
+            handle.set_sizes([30])
+    return figure
 
 
 def _times(visits: pd.DataFrame) -> Any:
@@ -118,6 +153,11 @@ def _airmass(visits: pd.DataFrame) -> np.ndarray | None:
 
 
 def night_figure(visits: pd.DataFrame, title: str) -> bytes:
+    """The PNG of :func:`draw_night`."""
+    return _png(draw_night(visits, title))
+
+
+def draw_night(visits: pd.DataFrame, title: str) -> Any:
     """Airmass over the night coloured by band, above the band in use over time (UTC)."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
@@ -143,18 +183,23 @@ def night_figure(visits: pd.DataFrame, title: str) -> bytes:
     if airmass is not None:
         top.invert_yaxis()
     top.grid(True, alpha=0.3)
-    top.set_title(title, fontsize=10)
-    if len(order):
-        top.legend(title="band", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _title(figure, title)
+    if len(order) and airmass is not None:
+        figure.legend(title="band", fontsize=8, loc="outside right upper")
     bottom.set_yticks(range(len(BANDS)), list(BANDS))
     bottom.set_ylabel("band")
     bottom.set_xlabel("time (UTC)")
     bottom.grid(True, axis="x", alpha=0.3)
     bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.UTC))
-    return _png(figure)
+    return figure
 
 
 def variants_figure(counts: pd.DataFrame, title: str) -> bytes:
+    """The PNG of :func:`draw_variants`."""
+    return _png(draw_variants(counts, title))
+
+
+def draw_variants(counts: pd.DataFrame, title: str) -> Any:
     """Grouped bars: visits per band (x) for each variant (one colour per variant)."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
@@ -173,11 +218,11 @@ def variants_figure(counts: pd.DataFrame, title: str) -> bytes:
     ax.set_xticks(x, bands)
     ax.set_xlabel("band")
     ax.set_ylabel("visits")
-    ax.set_title(title, fontsize=10)
+    _title(figure, title)
     ax.grid(True, axis="y", alpha=0.3)
     if len(counts):
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _png(figure)
+        figure.legend(fontsize=7, loc="outside lower center", ncols=min(len(counts), 3))
+    return figure
 
 
 PLAUSIBILITY_ROWS = (
@@ -194,6 +239,11 @@ PLAUSIBILITY_ROWS = (
 
 
 def plausibility_figure(assessed: dict[str, NightPlausibility], title: str) -> bytes:
+    """The PNG of :func:`draw_plausibility`."""
+    return _png(draw_plausibility(assessed, title))
+
+
+def draw_plausibility(assessed: dict[str, NightPlausibility], title: str) -> Any:
     """One row per rule: the plausible range shaded, each variant's value relative to it.
 
     Values are drawn on a per-row scale where the bounds sit at 0 and 1 (a rule with only a lower
@@ -232,10 +282,10 @@ def plausibility_figure(assessed: dict[str, NightPlausibility], title: str) -> b
     ax.set_xlim(-0.5, 1.5)
     ax.set_xticks([0, 1], ["lower bound", "upper bound"])
     ax.invert_yaxis()
-    ax.set_title(title, fontsize=10)
+    _title(figure, title)
     if assessed:
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _png(figure)
+        figure.legend(fontsize=7, loc="outside lower center", ncols=min(len(assessed), 3))
+    return figure
 
 
 def variant_name(row: dict[str, Any] | Any) -> str:

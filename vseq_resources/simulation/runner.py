@@ -42,6 +42,7 @@ from ..errors import InvalidInputError
 from ..tempfiles import local_temporary
 from .config_loader import SchedulerConfig, load_scheduler_config
 from .grow_mask import fast_grow_mask
+from .output import CapturedMessage, captured_simulation_output
 from .preload import preload_visits
 from .site_data import SiteData, prepare_site_data
 from .sky import ApproximateSkyModel
@@ -81,6 +82,9 @@ class SimulationResult:
     n_preloaded: int
     preloaded_last_day_obs: dt.date | None
     timings: dict[str, float] = field(default_factory=dict)
+    output: list[CapturedMessage] = field(default_factory=list)
+    """What rubin_scheduler printed and warned while simulating (:mod:`.output`), already logged
+    by :func:`run_simulations`."""
 
 
 def run_simulation(
@@ -163,36 +167,40 @@ def run_simulations(
     workers = DEFAULT_WORKERS if workers is None else workers
     if workers < 1:
         raise InvalidInputError(f"workers must be at least 1, not {workers}")
-    last = first + dt.timedelta(days=nights - 1)
-    site = prepare_site_data(first, last, cache_dir=site_data_dir)
-    with site.activated():
-        config = load_scheduler_config(scheduler_source)
-        probe = _observatory(config, site, variants[0], dayobs_mjd_start(first) + 0.5, copy_given=True)
-        nominal_start, _ = _night_bounds(probe, first, last)
-        preload_started = time.perf_counter()
-        n_preloaded, preloaded_last = _preload(config, preloaded_visits, nominal_start)
-        preload_seconds = time.perf_counter() - preload_started
-        state = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
-    task = _VariantTask(state, site, telescope, first, last, record_rewards, duration_hours, fast_masks)
-    results = []
+    # Nothing rubin_scheduler prints or warns reaches the terminal: it is logged, once per
+    # distinct message, when the simulations end (.output).
+    with captured_simulation_output() as output:
+        last = first + dt.timedelta(days=nights - 1)
+        site = prepare_site_data(first, last, cache_dir=site_data_dir)
+        with site.activated():
+            config = load_scheduler_config(scheduler_source)
+            probe = _observatory(config, site, variants[0], dayobs_mjd_start(first) + 0.5, copy_given=True)
+            nominal_start, _ = _night_bounds(probe, first, last)
+            preload_started = time.perf_counter()
+            n_preloaded, preloaded_last = _preload(config, preloaded_visits, nominal_start)
+            preload_seconds = time.perf_counter() - preload_started
+            state = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+        task = _VariantTask(state, site, telescope, first, last, record_rewards, duration_hours, fast_masks)
+        results = []
 
-    def finish(result: SimulationResult) -> None:
-        result.n_preloaded, result.preloaded_last_day_obs = n_preloaded, preloaded_last
-        result.timings["preload_seconds"] = round(preload_seconds, 3)
-        if on_result is not None:
-            on_result(result)
-        results.append(result)
+        def finish(result: SimulationResult) -> None:
+            output.merge(result.output)
+            result.n_preloaded, result.preloaded_last_day_obs = n_preloaded, preloaded_last
+            result.timings["preload_seconds"] = round(preload_seconds, 3)
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
 
-    if workers == 1 or len(variants) == 1:
-        for variant in variants:
-            finish(_simulate_variant(task, variant))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(variants)), mp_context=context) as pool:
-            futures = [pool.submit(_simulate_variant, task, variant) for variant in variants]
-            for future in futures:
-                finish(future.result())
-    return results
+        if workers == 1 or len(variants) == 1:
+            for variant in variants:
+                finish(_simulate_variant(task, variant))
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(variants)), mp_context=context) as pool:
+                futures = [pool.submit(_simulate_variant, task, variant) for variant in variants]
+                for future in futures:
+                    finish(future.result())
+        return results
 
 
 @dataclass(frozen=True)
@@ -212,7 +220,11 @@ class _VariantTask:
 def _simulate_variant(task: _VariantTask, variant: SimulationVariant) -> SimulationResult:
     """One variant on its own copy of the pre-loaded configuration (here or in a worker process)."""
     started = time.perf_counter()
-    with task.site.activated(), fast_grow_mask() if task.fast_masks else contextlib.nullcontext():
+    with (
+        captured_simulation_output(emit=False) as output,
+        task.site.activated(),
+        fast_grow_mask() if task.fast_masks else contextlib.nullcontext(),
+    ):
         config = pickle.loads(task.state)
         result = _run_variant(
             config,
@@ -225,6 +237,7 @@ def _simulate_variant(task: _VariantTask, variant: SimulationVariant) -> Simulat
             task.duration_hours,
         )
     result.timings = {"simulation_seconds": round(time.perf_counter() - started, 3)}
+    result.output = output.as_list()
     return result
 
 
