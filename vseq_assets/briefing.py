@@ -31,6 +31,7 @@ from vseq_resources.dayobs import parse_dayobs
 
 from .keys import PRENIGHT_BRIEFING, PRENIGHT_INDEX, asset_key, group_name
 from .partitions import prenight_partitions
+from .run_tags import tag_run
 
 
 def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
@@ -49,6 +50,7 @@ def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
     def prenight_briefing(context: AssetExecutionContext, archive: ArchiveResource) -> MaterializeResult:
         from vseq_resources.briefing_archive import archive_briefing
 
+        tag_run(context, telescope, "prenight")
         night = parse_dayobs(context.partition_key)
         archived = archive_briefing(archive.get_archive(), telescope, night)
         briefing, urls = archived.briefing, archived.urls

@@ -37,6 +37,7 @@ from vseq_resources.errors import is_transient
 from .keys import COMPLETED_METADATA, COMPLETED_VISITS, CONSDB_VISITS, asset_key, group_name
 from .partitions import completed_partitions
 from .reporting import sql_block, visits_metadata
+from .run_tags import tag_run
 
 ARCHIVE_POOL = "archive"
 """Dagster pool of the steps that write to the archive."""
@@ -109,6 +110,7 @@ def completed_sequence_assets(
     def completed_sequence(
         context: AssetExecutionContext, visits: pd.DataFrame, archive: ArchiveResource, consdb: ConsDBResource
     ):
+        tag_run(context, telescope, "completed")
         night = parse_dayobs(context.partition_key)
         query = consdb.night_query(telescope, night)
         try:

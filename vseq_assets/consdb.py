@@ -21,6 +21,7 @@ from vseq_resources.dayobs import dayobs_int, parse_dayobs
 from .keys import CONSDB_VISITS, asset_key, group_name
 from .partitions import completed_partitions
 from .reporting import sql_block, visits_metadata
+from .run_tags import tag_run
 
 CONSDB_POOL = "consdb"
 RETRIES = 2
@@ -46,6 +47,7 @@ def consdb_visits_asset(telescope: str) -> AssetsDefinition:
     def consdb_visits(context: AssetExecutionContext, consdb: ConsDBResource) -> Output[pd.DataFrame]:
         from vseq_resources.visits import validate_observations, visits_content_hash
 
+        tag_run(context, telescope, "completed")
         night = parse_dayobs(context.partition_key)
         context.log.info(
             "querying %s for %s visits of day_obs %d", consdb.describe(), telescope, dayobs_int(night)

@@ -55,6 +55,7 @@ from .logs import library_logs
 from .partitions import prenight_partitions, previous_night
 from .recorded import materialized_metadata
 from .reporting import band_counts, preview_table
+from .run_tags import tag_run
 
 if TYPE_CHECKING:
     from vseq_resources.archive import VisitSequenceArchive
@@ -179,6 +180,7 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
     def prenight_simulations(
         context: AssetExecutionContext, archive: ArchiveResource, prenight: PrenightSimulationResource
     ):
+        tag_run(context, telescope, "prenight")
         night = parse_dayobs(context.partition_key)
         settings = archive.settings()
         plan = prenight.settings()

@@ -44,6 +44,7 @@ from vseq_resources.prenight_snapshots import compare_snapshots, write_snapshots
 
 from .keys import PRENIGHT_INDEX, PRENIGHT_METADATA, asset_key, group_name
 from .partitions import prenight_partitions
+from .run_tags import tag_run
 
 
 def _index_table(index: pd.DataFrame) -> MetadataValue:
@@ -90,6 +91,7 @@ def prenight_index_asset(telescope: str) -> AssetsDefinition:
     def prenight_index(context: AssetExecutionContext, archive: ArchiveResource) -> MaterializeResult:
         from vseq_resources.readers import ArchiveReader
 
+        tag_run(context, telescope, "prenight")
         night = parse_dayobs(context.partition_key)
         vsa = archive.get_archive()
         written = write_snapshots(vsa, telescope, night)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def configured(
     archive_resource: ArchiveResource,
     consdb_url: str,
     dagster_pg_url: str,
-) -> Path:
+) -> Iterator[Path]:
     archive_resource.open().metadata.close()  # a configured database is migrated beforehand
     settings = archive_resource.settings()
     state_dir = tmp_path / "state"
@@ -33,7 +34,13 @@ def configured(
     monkeypatch.setenv("VSEQ_DAGSTER_PG_URL", dagster_pg_url)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored after the test
     prenight_clock(monkeypatch, EMPTY_NIGHT)  # the pre-night of NIGHT + 1, run the afternoon before it
-    return state_dir
+    # vseq-nightly sets the figure server's URL in this process: removed again after the test.
+    monkeypatch.setenv("VSEQ_STORE_HTTP_URL", "http://unused.invalid/")
+    monkeypatch.delenv("VSEQ_STORE_HTTP_URL")
+    yield state_dir
+    from vseq_resources import figure_server
+
+    figure_server.stop(state_dir)
 
 
 def test_nightly_with_configured_services(configured: Path) -> None:
@@ -45,6 +52,9 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     assert f"visits    {LSSTCAM_VISITS}" in out
     assert "check     visits_file_reads_back: passed" in out
     assert "dagster dev -m vseq_assets.definitions" in out
+    assert "vseq-services start" in out  # what to run after a reboot
+    assert "briefing figures served at http://127.0.0.1:" in result.stderr
+    assert "VSEQ_STORE_HTTP_URL=http://127.0.0.1:" in out  # the UI links the figures through it
     assert (configured / "dagster_home" / "dagster.yaml").is_file()
     following = "2025-10-17"  # NIGHT + 1, pre-loaded with the completed visits of NIGHT
     assert f"simonyi pre-night {following}: OK" in out
