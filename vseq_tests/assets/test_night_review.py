@@ -187,7 +187,9 @@ def test_numbers_match_the_visits_tables(pipeline: dict, night: dt.date) -> None
     assert len(observed) > 20 and len(planned) > 20
     assert review["observed_visits"] == len(observed)
     assert review["planned_visits"] == len(planned)
-    assert review["simulation"].split()[2] == sims["sequences"]["nominal"]
+    assert sims["sequences"]["nominal"] in review["simulation"]
+    # Simulated now for a night of 2025: a re-simulation of the past, and named so.
+    assert "(re-simulation, made after the night began)" in review["simulation"]
     assert review["best_variant"] in ("nominal", DELAY)
     bands_md = review["bands"]
     for band, count in observed["band"].value_counts().items():
@@ -244,7 +246,7 @@ def test_edge_cases_and_the_loader(pipeline: dict) -> None:
     with ArchiveReader.from_settings(pipeline["archive"].settings()) as reader:
         loaded = load_partition("simonyi/night_review", NIGHT_2, reader=reader)
     assert loaded.verdict == first["verdict"]
-    assert loaded.plan_uuid == first["simulation"].split()[2]
+    assert loaded.plan_uuid in first["simulation"]
 
 
 def test_the_shell_command_prints_the_review(pipeline: dict, monkeypatch: pytest.MonkeyPatch) -> None:
