@@ -6,6 +6,11 @@ Both are declared assets, ``<telescope>/completed_visits`` (the file) and
 verifies it, then inserts the row with its statistics in one transaction, so either both exist or
 neither does. Re-materializing a night whose ConsDB content did not change records nothing new
 (the library's idempotence rule); the materialization says which sequence it reused or superseded.
+
+The step then checks what it archived (:mod:`vseq_assets.checks`: the file reads back, the row
+points at it, the night has visits). A failed integrity check fails the step (blocking: nothing
+downstream runs in that run) and marks the sequence ``check_failed`` in the archive, so it is never
+pre-loaded or reused; an empty night is archived with ``empty_night`` metadata and a WARN check.
 """
 
 # No ``from __future__ import annotations`` here: Dagster inspects the context and resource
@@ -33,7 +38,9 @@ from vseq_resources.completed_night import COMPLETED_TABLE, CompletedNight, arch
 from vseq_resources.dagster_resources import ArchiveResource, ConsDBResource
 from vseq_resources.dayobs import parse_dayobs
 from vseq_resources.errors import is_transient
+from vseq_resources.metadata.annotations import CHECK_FAILED_TAG
 
+from .checks import completed_check_results, completed_check_specs, failed_blocking_checks
 from .keys import COMPLETED_METADATA, COMPLETED_VISITS, CONSDB_VISITS, asset_key, group_name
 from .partitions import completed_partitions
 from .reporting import sql_block, visits_metadata
@@ -102,6 +109,7 @@ def completed_sequence_assets(
                 ),
             ),
         ],
+        check_specs=completed_check_specs(telescope),
         ins={"visits": AssetIn(consdb_key)},
         partitions_def=completed_partitions,
         pool=ARCHIVE_POOL,
@@ -113,33 +121,47 @@ def completed_sequence_assets(
         tag_run(context, telescope, "completed")
         night = parse_dayobs(context.partition_key)
         query = consdb.night_query(telescope, night)
+        comment = f"archived by Dagster run {context.run.run_id} from {consdb.describe()}"
+        empty_reason = None
         try:
+            if visits.empty:
+                # An empty night (consdb_visits made sure ConsDB has ingested it): say why.
+                empty_reason = consdb.night_ingestion(telescope, night).empty_reason()
+                comment += f"; empty night: {empty_reason}"
+            vsa = archive.get_archive()
             result = archive_completed_night(
-                archive.get_archive(),
-                telescope,
-                night,
-                visits,
-                query=query,
-                comment=f"archived by Dagster run {context.run.run_id} from {consdb.describe()}",
-                comment_author=COMMENT_AUTHOR,
+                vsa, telescope, night, visits, query=query, comment=comment, comment_author=COMMENT_AUTHOR
             )
+            checks = completed_check_results(vsa, telescope, night, result, empty_reason)
+            failed = failed_blocking_checks(checks)
+            if failed:
+                vsa.metadata.mark_check_failed(result.uuid, failed, COMMENT_AUTHOR)
         except Exception as err:
             if is_transient(err):
                 context.log.warning("transient failure, the step will be retried: %s", err)
                 raise
             raise Failure(description=str(err), allow_retries=False) from err
         context.log.info("%s %s: %s", telescope, night, result.status)
+        if failed:
+            context.log.error(
+                "%s %s: sequence %s failed %s; it is marked %s and will not be pre-loaded or reused",
+                telescope, night, result.uuid, ", ".join(failed), CHECK_FAILED_TAG,
+            )
         identity = _identity_metadata(result)
+        empty = {"empty_night": MetadataValue.bool(empty_reason is not None)}
+        if empty_reason is not None:
+            empty["empty_night_reason"] = MetadataValue.text(empty_reason)
         version = DataVersion(result.visitseq_sha256.hex())
         yield MaterializeResult(
             asset_key=visits_key,
-            metadata={**identity, **visits_metadata(visits)},
+            metadata={**identity, **empty, **visits_metadata(visits)},
             data_version=version,
         )
         yield MaterializeResult(
             asset_key=metadata_key,
             metadata={
                 **identity,
+                **empty,
                 "table": MetadataValue.text(COMPLETED_TABLE),
                 "label": MetadataValue.text(result.label),
                 "first_day_obs": MetadataValue.text(night.isoformat()),
@@ -150,5 +172,6 @@ def completed_sequence_assets(
             },
             data_version=version,
         )
+        yield from checks
 
     return completed_sequence

@@ -10,12 +10,11 @@ from dagster import Definitions, in_process_executor
 
 from vseq_resources.config import TELESCOPES, ScheduleSettings, Settings
 
-from .checks import completed_checks
 from .completed import completed_sequence_assets
 from .consdb import consdb_visits_asset
 from .night_review import night_review_asset
 from .plausibility_checks import plausibility_checks
-from .prenight import prenight_checks, prenight_simulation_assets
+from .prenight import prenight_simulation_assets
 from .prenight_index import prenight_reader_definitions
 from .resources import build_resources
 from .schedules import completed_job, completed_schedule, prenight_job, prenight_schedule
@@ -30,7 +29,6 @@ def telescope_definitions(telescope: str, schedule: ScheduleSettings) -> Definit
             completed_sequence_assets(telescope),
             night_review_asset(telescope),
         ],
-        asset_checks=completed_checks(telescope),
         jobs=[job],
         schedules=[completed_schedule(job, schedule)],
     )
@@ -43,7 +41,6 @@ def prenight_definitions(telescope: str, schedule: ScheduleSettings | None = Non
     return Definitions.merge(
         Definitions(
             assets=[prenight_simulation_assets(telescope)],
-            asset_checks=prenight_checks(telescope),
             jobs=[job],
             schedules=[prenight_schedule(job, schedule or ScheduleSettings.from_env())],
         ),

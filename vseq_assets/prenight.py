@@ -6,7 +6,11 @@ start of D, i.e. during the afternoon before the night), one multi-asset step ca
 the archive and pre-loaded once, each variant is simulated and archived as a ``simulations``
 sequence, and a metadata-only ``mixedvisitseq`` joins the completed visits and the nominal run
 (see that module for what is recorded). The step reports what was archived as materialization
-metadata; two checks read the simulations back.
+metadata, then checks it itself (``check_specs``, both blocking): each simulation reads back
+(``simulations_read_back``) and starts after the pre-loaded visits (``simulated_after_preloaded``).
+A simulation that fails is marked ``check_failed`` in the archive, so it is never indexed, briefed
+or read as the night's simulation, and the step fails, so the index and briefing of that run do
+not run.
 
 Re-materializing a partition with the same inputs reuses the archived simulations (the metadata
 says "reused <uuid>" per variant); run configuration ``resimulate: true`` simulates again. A
@@ -24,9 +28,8 @@ import uuid as uuidlib
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetChecksDefinition,
+    AssetCheckSpec,
     AssetDep,
     AssetExecutionContext,
     AssetKey,
@@ -35,25 +38,24 @@ from dagster import (
     DataVersion,
     MaterializeResult,
     MetadataValue,
-    asset_check,
     multi_asset,
 )
 
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import parse_dayobs
+from vseq_resources.metadata.annotations import CHECK_FAILED_TAG
 from vseq_resources.prenight import (
     COMPLETED_CACHE_DIR,
     SIMULATIONS_TABLE,
     PrenightRun,
     run_prenight,
 )
-from vseq_resources.prenight_checks import newest_simulations_by_variant, order_problems, read_back_problems
+from vseq_resources.prenight_checks import order_problems, read_back_problems
 from vseq_resources.prenight_runs import RESIMULATION_TAG
 
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
 from .logs import library_logs
 from .partitions import prenight_partitions, previous_night
-from .recorded import materialized_metadata
 from .reporting import band_counts, preview_table
 from .run_tags import tag_run
 
@@ -86,6 +88,8 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
         "prenight_run": MetadataValue.text(run.run_id),
         "visit_count": MetadataValue.int(sum(sim.sequence.n_visits for sim in run.simulations)),
         "preloaded_visits": MetadataValue.int(run.preloaded.count),
+        "preloaded_nights": MetadataValue.int(len(run.preloaded.sequences)),
+        "preloaded_empty_nights": MetadataValue.json([n.isoformat() for n in run.preloaded.empty_nights]),
         "preloaded_sources": MetadataValue.json(
             {"archive": run.preloaded.units_read, "local_cache": run.preloaded.units_cached}
         ),
@@ -174,6 +178,7 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
                 ),
             ),
         ],
+        check_specs=prenight_check_specs(telescope),
         partitions_def=prenight_partitions,
         pool=SIMULATION_POOL,
     )
@@ -197,85 +202,95 @@ def prenight_simulation_assets(telescope: str) -> AssetsDefinition:
                 comment_author=COMMENT_AUTHOR,
                 progress=context.log.info,
             )
+        vsa = archive.get_archive()
+        checks, failed = prenight_check_results(vsa, telescope, run)
+        for seq_uuid, failures in failed.items():
+            # Never indexed, briefed or read as the night's simulation (the step fails below).
+            vsa.metadata.mark_check_failed(seq_uuid, failures, COMMENT_AUTHOR)
+            context.log.error(
+                "simulation %s failed %s: marked %s", seq_uuid, ", ".join(failures), CHECK_FAILED_TAG
+            )
         version = DataVersion(",".join(str(sim.sequence.uuid) for sim in run.simulations))
         yield MaterializeResult(asset_key=sims_key, metadata=_sims_metadata(run), data_version=version)
         yield MaterializeResult(
             asset_key=metadata_key, metadata=_metadata_metadata(run), data_version=version
         )
+        yield from checks
 
     return prenight_simulations
 
 
-# -- checks ------------------------------------------------------------------------------------
+# -- checks ----------------------------------------------------------------------------------
+
+READ_BACK_CHECK = "simulations_read_back"
+ORDER_CHECK = "simulated_after_preloaded"
 
 
-def _checked_sequences(
-    context: AssetCheckExecutionContext, archive: "VisitSequenceArchive", key: AssetKey, telescope: str
-) -> tuple[dict[str, uuidlib.UUID], dict[str, Any]]:
-    """Variant -> UUID of the partition's newest materialization, else the newest archived ones."""
-    recorded = materialized_metadata(context, key)
-    if recorded.get("sequences"):
-        return {k: uuidlib.UUID(v) for k, v in recorded["sequences"].items()}, recorded
-    night = parse_dayobs(context.partition_key)
-    return newest_simulations_by_variant(archive, telescope, night), recorded
-
-
-def _result(problems: list[str], passed: str, metadata: dict[str, Any]) -> AssetCheckResult:
-    if problems:
-        return AssetCheckResult(passed=False, description="; ".join(problems), metadata=metadata)
-    return AssetCheckResult(passed=True, description=passed, metadata=metadata)
-
-
-def simulations_read_back_check(telescope: str) -> AssetChecksDefinition:
-    key = asset_key(telescope, PRENIGHT_SIMS)
-
-    @asset_check(
-        asset=key,
-        name="simulations_read_back",
-        partitions_def=prenight_partitions,
-        description=(
-            "Each archived simulation's visits.h5 reads back with its recorded count, checksums and tags."
+def prenight_check_specs(telescope: str) -> list[AssetCheckSpec]:
+    """The checks the pre-night step evaluates on what it archived; both block."""
+    return [
+        AssetCheckSpec(
+            READ_BACK_CHECK,
+            asset=asset_key(telescope, PRENIGHT_SIMS),
+            blocking=True,
+            description=(
+                "Each archived simulation's visits.h5 reads back with its recorded count, checksums and tags."
+            ),
         ),
-    )
-    def simulations_read_back(
-        context: AssetCheckExecutionContext, archive: ArchiveResource
-    ) -> AssetCheckResult:
-        vsa = archive.get_archive()
-        sequences, recorded = _checked_sequences(context, vsa, key, telescope)
-        if not sequences:
-            return AssetCheckResult(passed=False, description="no pre-night simulations are recorded")
-        problems, read = read_back_problems(vsa, sequences, recorded.get("visit_counts"))
-        metadata = {"visits_read": MetadataValue.json(read)}
-        return _result(problems, "every simulation matches its record", metadata)
-
-    return simulations_read_back
-
-
-def simulated_after_preloaded_check(telescope: str) -> AssetChecksDefinition:
-    key = asset_key(telescope, PRENIGHT_METADATA)
-
-    @asset_check(
-        asset=key,
-        name="simulated_after_preloaded",
-        partitions_def=prenight_partitions,
-        description=(
-            "The simulated visits start at or after the start of the night's dayobs and after the "
-            "last pre-loaded completed visit; the parent is a night before."
+        AssetCheckSpec(
+            ORDER_CHECK,
+            asset=asset_key(telescope, PRENIGHT_METADATA),
+            blocking=True,
+            description=(
+                "The simulated visits start at or after the start of the night's dayobs and after the "
+                "last pre-loaded completed visit; the parent is a night before."
+            ),
         ),
+    ]
+
+
+def prenight_check_results(
+    vsa: "VisitSequenceArchive", telescope: str, run: PrenightRun
+) -> tuple[list[AssetCheckResult], dict[uuidlib.UUID, dict[str, str]]]:
+    """The checks' results, and sequence -> {check: what failed} of every simulation that failed."""
+    sequences = {sim.variant: sim.sequence.uuid for sim in run.simulations}
+    counts = {sim.variant: sim.sequence.n_visits for sim in run.simulations}
+    read_back, read = read_back_problems(vsa, sequences, counts)
+    # Where a simulation starts is only asked of those that read back.
+    readable = {v: u for v, u in sequences.items() if not read_back[v]}
+    order, firsts = order_problems(vsa, run.day_obs, readable)
+    failed: dict[uuidlib.UUID, dict[str, str]] = {}
+    for name, found in ((READ_BACK_CHECK, read_back), (ORDER_CHECK, order)):
+        for variant, problems in found.items():
+            if problems:
+                failed.setdefault(sequences[variant], {})[name] = "; ".join(problems)
+    none = ["no pre-night simulations were archived"] if not sequences else []
+    results = [
+        _result(
+            asset_key(telescope, PRENIGHT_SIMS),
+            READ_BACK_CHECK,
+            none + [p for problems in read_back.values() for p in problems],
+            "every simulation matches its record",
+            {"visits_read": MetadataValue.json(read)},
+        ),
+        _result(
+            asset_key(telescope, PRENIGHT_METADATA),
+            ORDER_CHECK,
+            none + [p for problems in order.values() for p in problems],
+            "the simulations follow the pre-loaded visits",
+            {"first_visit_mjd": MetadataValue.json(firsts)},
+        ),
+    ]
+    return results, failed
+
+
+def _result(
+    key: AssetKey, name: str, problems: list[str], passed: str, metadata: dict[str, Any]
+) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=key,
+        check_name=name,
+        passed=not problems,
+        description="; ".join(problems) if problems else passed,
+        metadata=metadata,
     )
-    def simulated_after_preloaded(
-        context: AssetCheckExecutionContext, archive: ArchiveResource
-    ) -> AssetCheckResult:
-        vsa = archive.get_archive()
-        sequences, _ = _checked_sequences(context, vsa, key, telescope)
-        if not sequences:
-            return AssetCheckResult(passed=False, description="no pre-night simulations are recorded")
-        problems, firsts = order_problems(vsa, parse_dayobs(context.partition_key), sequences)
-        metadata = {"first_visit_mjd": MetadataValue.json(firsts)}
-        return _result(problems, "the simulations follow the pre-loaded visits", metadata)
-
-    return simulated_after_preloaded
-
-
-def prenight_checks(telescope: str) -> list[AssetChecksDefinition]:
-    return [simulations_read_back_check(telescope), simulated_after_preloaded_check(telescope)]

@@ -4,7 +4,8 @@ For a night D, the visits of each night of the look-back window (every archived 
 last ``lookback_nights``) come from the newest ``completed`` sequence with stored visits that
 covers that night (the metadata layer's one answer,
 :meth:`~vseq_resources.metadata.completed.CompletedSequences.newest_completed_by_night`),
-concatenated in time order, each read through the one verified read path
+concatenated in time order (a night whose sequence has no visit is counted in ``empty_nights``;
+a sequence that failed an integrity check is never chosen), each read through the one verified read path
 (:func:`~vseq_resources.stored_visits.read_stored_visits`: the file's recorded SHA-256 is checked
 before it is parsed). The newest of them is the simulations' parent.
 
@@ -37,10 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .atomic import atomic_output
 from .stored_visits import read_stored_visits
+from .visits.nights import dayobs_ordinals
 
 if TYPE_CHECKING:
     from .archive import VisitSequenceArchive
@@ -58,6 +61,8 @@ class PreloadedVisits:
     """Read units (sequence, nights) found in the cache."""
     units_read: int = 0
     """Read units read from the archive."""
+    empty_nights: list[dt.date] = field(default_factory=list)
+    """Nights pre-loaded whose archived sequence has no visit (weather, shutdown)."""
 
     @property
     def parent_uuid(self) -> uuidlib.UUID | None:
@@ -89,6 +94,7 @@ class PreloadedVisits:
             "first_day_obs": self.first_day_obs.isoformat() if self.first_day_obs else None,
             "last_day_obs": self.last_day_obs.isoformat() if self.last_day_obs else None,
             "nights": len(self.sequences),
+            "empty_nights": [night.isoformat() for night in self.empty_nights],
             "last_mjd": self.last_mjd,
             "lookback_nights": lookback_nights,
             "completed_sequences": distinct,
@@ -119,6 +125,7 @@ def gather_completed_visits(
         rows[row["visitseq_uuid"]] = row
     frames = []
     cached = read = 0
+    observed: set[int] = set()
     for seq_uuid, nights in nights_of.items():
         row = rows[seq_uuid]
         covers_all = len(nights) == (row["last_day_obs"] - row["first_day_obs"]).days + 1
@@ -143,12 +150,14 @@ def gather_completed_visits(
             cached += 1
         if len(frame):
             frames.append(frame)
+            observed.update(np.unique(dayobs_ordinals(frame["observationStartMJD"])).tolist())
     visits = None
     if frames:
         visits = pd.concat(frames, ignore_index=True, sort=False)
         visits = visits.sort_values("observationStartMJD", kind="stable", ignore_index=True)
     sequences = {night: row["visitseq_uuid"] for night, row in chosen.items()}
-    return PreloadedVisits(visits, sequences, units_cached=cached, units_read=read)
+    empty = [night for night in sequences if night.toordinal() not in observed]
+    return PreloadedVisits(visits, sequences, units_cached=cached, units_read=read, empty_nights=empty)
 
 
 def _unit_key(seq_uuid: uuidlib.UUID, url: str, sha256: str | None, nights: list[dt.date]) -> str:

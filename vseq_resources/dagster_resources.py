@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +42,15 @@ from pydantic import Field, PrivateAttr
 
 from .config import DEFAULT_SCHEDULER_CONFIG
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from .archive import VisitSequenceArchive
     from .config import ArchiveSettings, ConsDBSettings, PrenightSettings
     from .consdb.client import ConsDBClient
+    from .consdb.ingestion import NightIngestion
 
 
 # -- the archive -------------------------------------------------------------------------------
@@ -178,6 +182,15 @@ class ConsDBResource(ConfigurableResource):
 
         return night_visits_query(instrument_for(telescope), parse_dayobs(day_obs).isoformat())
 
+    def night_ingestion(self, telescope: str, day_obs: str | int | dt.date) -> NightIngestion:
+        """What ConsDB holds of the night, and whether it has ingested it
+        (:func:`vseq_resources.consdb.ingestion.require_ingested`: raises
+        :class:`~vseq_resources.consdb.ingestion.NightNotIngestedError` when it has not)."""
+        from .consdb.ingestion import require_ingested
+        from .consdb.instruments import instrument_for
+
+        return require_ingested(self.client(), instrument_for(telescope), day_obs, self.describe())
+
     def night_visits(self, telescope: str, day_obs: str | int | dt.date) -> pd.DataFrame:
         """The raw ConsDB rows (``visit1`` joined to its quick-look table) of one night."""
         return self.client().query(self.night_query(telescope, day_obs))
@@ -264,8 +277,33 @@ class LocalConsDBResource(ConsDBResource):
 
     state_dir: str | None = Field(default=None, description="State directory (default VSEQ_STATE_DIR).")
     database: str = Field(default="consdb", description="Database of the local ConsDB (embedded server).")
+    fill_past_nights: bool = Field(
+        default=True,
+        description=(
+            "Simulate and record a night that is over but not in the local ConsDB when a step asks "
+            "for it (a backfill); a night that has not ended is never invented."
+        ),
+    )
 
     _client: Any = PrivateAttr(default=None)
+
+    def night_ingestion(self, telescope: str, day_obs: str | int | dt.date) -> NightIngestion:
+        """As for any ConsDB; first, with ``fill_past_nights``, a past night the local ConsDB has
+        not recorded is simulated and recorded (:func:`vseq_resources.consdb.demo.fill_local_consdb`)."""
+        from .consdb.demo import nights_present
+        from .consdb.instruments import instrument_for
+        from .dayobs import dayobs_end, parse_dayobs
+
+        night = parse_dayobs(day_obs)
+        if self.fill_past_nights and dayobs_end(night) <= dt.datetime.now(dt.UTC):
+            engine = self.client().engine
+            if night not in nights_present(engine, instrument_for(telescope), [night]):
+                from .config import default_state_dir
+                from .consdb.demo import fill_local_consdb
+
+                state_dir = Path(self.state_dir) if self.state_dir else default_state_dir()
+                fill_local_consdb(state_dir, [telescope], [night], log.info, database=self.database)
+        return super().night_ingestion(telescope, night)
 
     def client(self) -> ConsDBClient:
         if self._client is None:

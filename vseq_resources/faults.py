@@ -11,7 +11,9 @@ write path calls :func:`fault_point` at a few named places:
 - ``in_transaction``: every row is inserted, the transaction is not yet committed (also in an
   update of a stored file: the new content is staged beside the committed file);
 - ``after_update_commit``: an update's rows are committed, its staged content is not yet moved
-  into place.
+  into place;
+- ``before_read_back``: a pipeline step has archived its sequence(s) and its checks are about to
+  read them back (the blocking-check tests change the stored file here).
 
 When ``VSEQ_FAULT_PAUSE`` names a point (a comma-separated list may name several), the first
 time the process reaches it for a given marker, it writes ``<point> <pid>`` to the file

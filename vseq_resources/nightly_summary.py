@@ -52,6 +52,8 @@ def completed_summary(result: NightResult, night: dt.date) -> list[str]:
         lines.append(f"  sequence  {md.get('uuid')}  ({md.get('status')})")
         lines.append(f"  visits    {md.get('visit_count')}  bands {md.get('bands')}")
         lines.append(f"  url       {md.get('url')}")
+        if md.get("empty_night"):
+            lines.append(f"  empty     {md.get('empty_night_reason')}")
     lines.extend(_checks_and_error(result.checks, result.error))
     return lines
 
@@ -87,7 +89,13 @@ def prenight_summary(result: PrenightResult) -> list[str]:
         )
     if md:
         preloaded, kind = md.get("preloaded_visits"), md.get("site_data_kind")
-        lines.append(f"  pre-loaded {preloaded} completed visits; site data {kind}")
+        empty = md.get("preloaded_empty_nights") or []
+        nights = ""
+        if "preloaded_nights" in md:
+            nights = f" of {md['preloaded_nights']} night(s), {len(empty)} empty"
+        if empty:
+            nights += f" ({', '.join(empty)})"
+        lines.append(f"  pre-loaded {preloaded} completed visits{nights}; site data {kind}")
     index = result.published.get("prenight_index") or {}
     if index:
         count, nights = index.get("simulation_count"), index.get("nights_written")

@@ -371,8 +371,9 @@ def run_prenight(
     else:
         progress(
             f"{telescope} {night}: pre-loading {preloaded.count} completed visits of "
-            f"{len(preloaded.sequences)} nights {preloaded.first_day_obs}..{preloaded.last_day_obs} "
-            f"(parent {preloaded.parent_uuid}; {preloaded.units_read} sequences read from the archive, "
+            f"{len(preloaded.sequences)} nights {preloaded.first_day_obs}..{preloaded.last_day_obs}, "
+            f"{len(preloaded.empty_nights)} of them empty (parent {preloaded.parent_uuid}; "
+            f"{preloaded.units_read} sequences read from the archive, "
             f"{preloaded.units_cached} from the local cache)"
         )
         if preloaded.last_day_obs != night - dt.timedelta(days=1):

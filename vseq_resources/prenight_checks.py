@@ -8,8 +8,9 @@
 - :func:`order_problems`: the simulated visits start at or after the start of the night's dayobs
   and after the last pre-loaded completed visit, and the parent is a night before.
 
-Both take the sequences to check as variant -> UUID (:func:`newest_simulations_by_variant` gives
-the newest archived one of each variant) and return an empty list when everything holds.
+Both take the sequences to check as variant -> UUID and return variant -> problems (an empty list
+when everything holds for that variant), so a failed simulation can be marked on its own. The
+pre-night step runs them on what it has just archived (``vseq_assets.prenight``).
 """
 
 from __future__ import annotations
@@ -27,35 +28,27 @@ if TYPE_CHECKING:
     from .archive import VisitSequenceArchive
 
 
-def newest_simulations_by_variant(
-    archive: VisitSequenceArchive, telescope: str, night: dt.date
-) -> dict[str, uuidlib.UUID]:
-    """Variant -> UUID of the newest ``simulations`` sequence of ``telescope`` starting on ``night``."""
-    rows = archive.find_sequences(SIMULATIONS_TABLE, telescope=telescope, first_day_obs=night)
-    newest: dict[str, uuidlib.UUID] = {}
-    for row in rows:
-        variant = (row.get("sim_runner_kwargs") or {}).get("variant", str(row["visitseq_uuid"]))
-        newest.setdefault(variant, row["visitseq_uuid"])
-    return newest
-
-
 def read_back_problems(
     archive: VisitSequenceArchive,
     sequences: Mapping[str, uuidlib.UUID],
     recorded_counts: Mapping[str, int] | None = None,
-) -> tuple[list[str], dict[str, int]]:
-    """Problems reading each simulation back, and the visits read per variant.
+) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Problems reading each simulation back (variant -> its problems, empty when it passes), and
+    the visits read per variant.
 
     ``recorded_counts`` (variant -> visits, as the run reported them) are compared when given.
     """
     from .errors import InvalidInputError
+    from .faults import fault_point
     from .simulation.variants import variant_by_name
     from .visits import visits_content_hash
 
+    fault_point("before_read_back")
     counts = recorded_counts or {}
-    problems: list[str] = []
+    found: dict[str, list[str]] = {}
     read: dict[str, int] = {}
     for variant, seq_uuid in sequences.items():
+        problems = found[variant] = []
         meta = archive.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
         try:
             visits = archive.get_visits(seq_uuid)  # checks the file's SHA-256 first
@@ -83,17 +76,19 @@ def read_back_problems(
             problems.append(f"{variant}: sim_runner_kwargs do not say which site data were used")
         elif site["kind"] != "rubin_sim_data" and APPROXIMATE_SKY_TAG not in tags:
             problems.append(f"{variant}: approximate site data but no {APPROXIMATE_SKY_TAG} tag")
-    return problems, read
+    return found, read
 
 
 def order_problems(
     archive: VisitSequenceArchive, night: dt.date, sequences: Mapping[str, uuidlib.UUID]
-) -> tuple[list[str], dict[str, float]]:
-    """Problems with where each simulation starts, and the first visit MJD per variant."""
+) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Problems with where each simulation starts (variant -> its problems, empty when it passes),
+    and the first visit MJD per variant."""
     night_start = dayobs_mjd_start(night)
-    problems: list[str] = []
+    found: dict[str, list[str]] = {}
     firsts: dict[str, float] = {}
     for variant, seq_uuid in sequences.items():
+        problems = found[variant] = []
         meta = archive.get_metadata(seq_uuid, table=SIMULATIONS_TABLE)
         if meta["first_day_obs"] != night:
             problems.append(f"{variant}: first_day_obs {meta['first_day_obs']} is not {night}")
@@ -114,4 +109,4 @@ def order_problems(
                 f"{variant}: first visit MJD {first_mjd:.5f} is not after the last pre-loaded visit "
                 f"{float(last_preloaded):.5f}"
             )
-    return problems, firsts
+    return found, firsts

@@ -3,8 +3,14 @@
 For demos and development on a machine without access to the observatory's ConsDB
 (``vseq-nightly`` with no ConsDB configured). A night is simulated with rubin_scheduler's offline
 default survey (AuxTel: its first :data:`AUXTEL_HOURS` hours) and recorded as the ConsDB rows the
-observatory would have written (:func:`vseq_resources.consdb.local.fill_nights`) only when the
-local ConsDB has no visits of it yet, so filling is idempotent and cheap once done.
+observatory would have written, the day's calibrations included
+(:func:`vseq_resources.consdb.local.fill_nights`), only when the local ConsDB has not recorded
+that day yet, so filling is idempotent and cheap once done.
+
+Which nights it holds: ``vseq-nightly DAYOBS`` fills DAYOBS and the nights before it that it
+pre-loads; any other past night is filled when a step asks for it (a backfill from the UI: the
+``LocalConsDBResource`` fills on demand, :func:`fill_local_consdb`). A night that has not ended is
+never invented: ConsDB has not ingested it, and the step says so.
 """
 
 from __future__ import annotations
@@ -39,19 +45,22 @@ def local_consdb_url(state_dir: str | Path | None = None, database: str = CONSDB
 
 
 def nights_present(engine: sa.Engine, instrument: str, nights: Sequence[dt.date]) -> dict[dt.date, int]:
-    """Visits per night already in the local ConsDB (none before its schema exists); creates nothing."""
+    """Visits per night of the nights the local ConsDB has recorded (any exposure of that day,
+    calibrations included); nights it has not are absent. Creates nothing."""
     import sqlalchemy as sa
 
     # Not create_consdb_schema here: building the official schema's tables with felis is slow
     # for a check, and ``fill_nights`` creates them (all at once) before the first rows.
-    if not sa.inspect(engine).has_table("visit1", schema=f"cdb_{instrument}"):
-        return dict.fromkeys(nights, 0)
+    if not sa.inspect(engine).has_table("exposure", schema=f"cdb_{instrument}"):
+        return {}
     query = sa.text(
-        f"SELECT day_obs, count(*) FROM cdb_{instrument}.visit1 WHERE day_obs = ANY(:nights) GROUP BY day_obs"
+        f"SELECT e.day_obs, count(v.visit_id) FROM cdb_{instrument}.exposure AS e "
+        f"LEFT JOIN cdb_{instrument}.visit1 AS v ON v.visit_id = e.exposure_id "
+        "WHERE e.day_obs = ANY(:nights) GROUP BY e.day_obs"
     )
     with engine.connect() as conn:
         counts = dict(conn.execute(query, {"nights": [dayobs_int(n) for n in nights]}).all())
-    return {night: int(counts.get(dayobs_int(night), 0)) for night in nights}
+    return {night: int(counts[dayobs_int(night)]) for night in nights if dayobs_int(night) in counts}
 
 
 def fill_local_consdb(
@@ -59,36 +68,49 @@ def fill_local_consdb(
     telescopes: Sequence[str],
     nights: Sequence[dt.date],
     progress: Callable[[str], None] = lambda _: None,
+    *,
+    now: dt.datetime | None = None,
+    database: str = CONSDB_DATABASE,
 ) -> dict[str, dict[dt.date, int]]:
-    """Simulate and record every (telescope, night) that has no visits yet; telescope -> night -> visits.
+    """Simulate and record every (telescope, night) not recorded yet; telescope -> night -> visits.
 
-    ``progress`` receives one line per night (found, or simulated and recorded).
+    Only nights that have ended: a night that has not happened is never invented
+    (:class:`~vseq_resources.errors.InvalidInputError`). ``progress`` receives one line per night
+    (found, or simulated and recorded).
     """
     import sqlalchemy as sa
 
+    from ..dayobs import dayobs_end
+    from ..errors import InvalidInputError
     from .instruments import instrument_for
     from .local import fill_nights
 
-    engine = sa.create_engine(local_consdb_url(state_dir, CONSDB_DATABASE))
+    moment = now or dt.datetime.now(dt.UTC)
+    future = [night for night in nights if dayobs_end(night) > moment]
+    if future:
+        raise InvalidInputError(
+            f"dayobs {future[0]} has not ended: the local demo ConsDB only simulates nights that are over"
+        )
+    engine = sa.create_engine(local_consdb_url(state_dir, database))
     filled: dict[str, dict[dt.date, int]] = {}
     try:
         for telescope in telescopes:
             instrument = instrument_for(telescope)
             present = nights_present(engine, instrument, nights)
             for night in nights:
-                if present[night]:
+                if night in present:
                     progress(f"{telescope} {night}: {present[night]} visits already in the local ConsDB")
                     continue
                 progress(f"{telescope} {night}: simulating the night with rubin_scheduler ...")
                 start = time.monotonic()
                 visits = simulate_night(telescope, night, state_dir)
-                counts = fill_nights(engine, instrument, visits)
+                counts = fill_nights(engine, instrument, visits, nights=[night])
                 present[night] = counts.get(dayobs_int(night), 0)
                 progress(
                     f"{telescope} {night}: {present[night]} visits recorded as ConsDB rows "
                     f"({time.monotonic() - start:.0f} s)"
                 )
-            filled[telescope] = present
+            filled[telescope] = {night: present[night] for night in nights}
     finally:
         engine.dispose()
     return filled

@@ -8,12 +8,16 @@ view over ``exposure``; the schema YAML declares it as a table, so it is filled 
 
 The visits come as an opsim ``observations`` frame (a short simulation of earlier nights); each is
 written as the ConsDB rows the observatory would have recorded for it. Quick-look values are
-derived so that ``consdb_to_opsim`` gives the opsim seeing, sky brightness and depth back.
+derived so that ``consdb_to_opsim`` gives the opsim seeing, sky brightness and depth back. Every
+day filled also gets the day's calibration exposures, so the local ConsDB answers the "has ConsDB
+ingested this night" rule (:mod:`vseq_resources.consdb.ingestion`) as the real one does.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -24,7 +28,7 @@ from felis.metadata import create_metadata
 from rubin_scheduler.utils import SysEngVals
 from rubin_scheduler.utils.consdb import DEFAULT_EXTINCTION_COEFFICIENTS
 
-from ..dayobs import datetime_of_mjd, dayobs_int, dayobs_of_mjd
+from ..dayobs import datetime_of_mjd, dayobs_int, dayobs_mjd_start, dayobs_of_mjd
 from ..errors import InvalidInputError
 from .instruments import (
     EXPOSURE_PREFIX,
@@ -187,26 +191,71 @@ def _tai_timestamp(mjd_tai: float) -> object:
     return datetime_of_mjd(mjd_tai).replace(tzinfo=None)
 
 
-def fill_nights(engine: sa.Engine, instrument: str, visits: pd.DataFrame) -> dict[int, int]:
-    """Record opsim ``visits`` in the local ConsDB, replacing the rows of every night they cover.
+CALIBRATIONS = (("bias", 0.0, 10), ("dark", 30.0, 5), ("flat", 15.0, 5))
+"""The daily calibrations recorded for every filled day (image type, exposure time, count): the
+observatory takes them every afternoon, dome closed, whatever the weather, so ConsDB's
+``exposure`` table has rows of every day it has ingested (the rule of
+:mod:`vseq_resources.consdb.ingestion`)."""
+CALIBRATION_SEQ_START = 90001
+"""Calibrations are numbered from here, so the visits keep ``seq_num`` 1, 2, ... in time order."""
 
-    Creates the schema if needed. Returns the number of visits written per integer dayobs.
-    Refilling a night with the same visits leaves the database as it was.
+
+def _calibration_rows(instrument: str, day_obs: list[int]) -> pd.DataFrame:
+    """``exposure`` rows of the daily calibrations of each day (from 18:00 UTC, one a minute)."""
+    rows = []
+    for day in day_obs:
+        start = dayobs_mjd_start(day) + 0.25 + TAI_MINUS_UTC_DAYS
+        seq = CALIBRATION_SEQ_START
+        for img_type, exp_time, count in CALIBRATIONS:
+            for _ in range(count):
+                begin = start + (seq - CALIBRATION_SEQ_START) / 1440.0
+                rows.append(
+                    {
+                        "exposure_id": day * 100000 + seq,
+                        "exposure_name": f"{EXPOSURE_PREFIX[instrument]}_O_{day}_{seq:06d}",
+                        "controller": "O",
+                        "day_obs": day,
+                        "seq_num": seq,
+                        "img_type": img_type,
+                        "can_see_sky": False,
+                        "exp_time": exp_time,
+                        "obs_start": _tai_timestamp(begin),
+                        "obs_start_mjd": begin,
+                    }
+                )
+                seq += 1
+    return pd.DataFrame(rows)
+
+
+def fill_nights(
+    engine: sa.Engine, instrument: str, visits: pd.DataFrame, nights: Sequence[str | int | dt.date] = ()
+) -> dict[int, int]:
+    """Record opsim ``visits`` in the local ConsDB, replacing the rows of every day they cover.
+
+    The days filled are those of the visits and ``nights`` (a night without visits: weather).
+    Each filled day also gets its daily calibrations (:data:`CALIBRATIONS`, ``exposure`` rows
+    only), as the observatory records them. Creates the schema if needed. Returns the number of
+    visits written per integer dayobs (0 for a day without visits). Refilling a night with the
+    same visits leaves the database as it was.
     """
     tables = consdb_metadata(instrument).tables
     create_consdb_schema(engine, instrument)
-    rows = consdb_rows(instrument, visits)
-    nights = sorted(int(d) for d in rows["visit1"]["day_obs"].unique())
+    if len(visits):
+        rows = consdb_rows(instrument, visits)
+    else:
+        rows = {name: pd.DataFrame({"day_obs": pd.Series(dtype="int64")}) for name in _FILLED_TABLES}
+    days = sorted({int(d) for d in rows["visit1"]["day_obs"].unique()} | {dayobs_int(n) for n in nights})
+    rows["exposure"] = pd.concat([rows["exposure"], _calibration_rows(instrument, days)], ignore_index=True)
     with engine.begin() as conn:
         for name in _FILLED_TABLES:
             table = tables[f"cdb_{instrument}.{name}"]
-            conn.execute(table.delete().where(table.c.day_obs.in_(nights)))
+            conn.execute(table.delete().where(table.c.day_obs.in_(days)))
         for name in reversed(_FILLED_TABLES):
             records = _records(rows[name])
             if records:
                 conn.execute(tables[f"cdb_{instrument}.{name}"].insert(), records)
     counts = rows["visit1"]["day_obs"].value_counts()
-    return {night: int(counts[night]) for night in nights}
+    return {day: int(counts.get(day, 0)) for day in days}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, object]]:

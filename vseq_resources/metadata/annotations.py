@@ -1,9 +1,17 @@
-"""Tags and comments: what people and pipelines say about a sequence (``tags``, ``comments``)."""
+"""Tags and comments: what people and pipelines say about a sequence (``tags``, ``comments``).
+
+A sequence that failed one of vseq's integrity checks carries the tag :data:`CHECK_FAILED_TAG`
+and a comment per failed check (:meth:`Annotations.mark_check_failed`): that is the one place the
+archive records it, and the queries that choose sequences for readers leave such sequences out
+(:func:`not_check_failed`, used by the "newest completed sequence of a night" query and the
+pre-night simulations of a night). An archive where no check failed answers as before.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, TEXT
@@ -18,6 +26,23 @@ if TYPE_CHECKING:
 
 UuidLike = uuid.UUID | str
 COMMENT_COLUMNS = ("comment_time", "author", "comment")
+
+CHECK_FAILED_TAG = "check_failed"
+"""The tag of a sequence that failed an integrity check: it is never chosen for readers again
+(remove the tag with ``untag`` once the sequence is repaired and checked)."""
+
+
+def not_check_failed(visitseq_uuid: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """SQL condition: the sequence ``visitseq_uuid`` does not carry :data:`CHECK_FAILED_TAG`."""
+    t = s.tags.alias("failed_check")
+    return ~sa.exists().where(t.c.visitseq_uuid == visitseq_uuid, t.c.tag == CHECK_FAILED_TAG)
+
+
+NOT_CHECK_FAILED_SQL = (
+    "NOT EXISTS (SELECT 1 FROM tags AS failed_check WHERE failed_check.visitseq_uuid = m.visitseq_uuid "
+    f"AND failed_check.tag = '{CHECK_FAILED_TAG}')"
+)
+"""The same condition as SQL text, for the simulation queries (sequence alias ``m``)."""
 
 
 class Annotations(DatabaseAccess):
@@ -71,6 +96,14 @@ class Annotations(DatabaseAccess):
         with self._writing(conn) as c:
             self._require(c, key)
             c.execute(sa.insert(s.comments).values(row))
+
+    def mark_check_failed(self, visitseq_uuid: UuidLike, failures: Mapping[str, str], author: str) -> None:
+        """Record that the sequence failed checks (check name -> what failed), in one transaction:
+        the tag :data:`CHECK_FAILED_TAG` and a comment per check."""
+        with self.transaction() as conn:
+            self.tag(visitseq_uuid, CHECK_FAILED_TAG, conn=conn)
+            for check, description in failures.items():
+                self.comment(visitseq_uuid, f"check {check} failed: {description}", author, conn=conn)
 
     def get_comments(self, visitseq_uuid: UuidLike) -> pd.DataFrame:
         """Columns comment_time, author, comment; oldest first."""

@@ -1,7 +1,9 @@
 """Which completed sequence answers for a night: one query, for every reader and writer.
 
 A night's completed visits are those of the newest ``completed`` sequence with stored visits
-whose ``first_day_obs..last_day_obs`` covers the night. A multi-night import answers for each of
+whose ``first_day_obs..last_day_obs`` covers the night and that never failed an integrity check
+(a sequence tagged :data:`~.annotations.CHECK_FAILED_TAG` is left out: never pre-loaded, never
+reused by a re-run, which then records the night afresh). A multi-night import answers for each of
 its nights until a newer sequence covers that night (a re-archived night always wins), so the
 pipeline's re-archiving, its checks, the pre-night pre-load, ``load_partition``, the IO manager
 and the archive API give the same answer for a night. Ties in ``creation_time`` are broken by
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 
 from . import schema as s
 from .access import DatabaseAccess
+from .annotations import not_check_failed
 from .values import as_day, plain
 
 DayLike = str | int | dt.date
@@ -50,7 +53,9 @@ class CompletedSequences(DatabaseAccess):
 
 def _newest_by_night_query(telescope: str, first: dt.date | None, last: dt.date) -> sa.Select:
     c, checksums = s.completed, s.file_checksums
-    stored = sa.and_(c.c.telescope == telescope, c.c.visitseq_url.is_not(None))
+    stored = sa.and_(
+        c.c.telescope == telescope, c.c.visitseq_url.is_not(None), not_check_failed(c.c.visitseq_uuid)
+    )
     start: sa.ColumnElement[Any]
     if first is None:
         earliest = c.alias("earliest")

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from ..errors import InvalidInputError, NotFoundError
 from . import schema as s
 from .access import DatabaseAccess
+from .annotations import NOT_CHECK_FAILED_SQL
 from .simulation_queries import (
     AGE_PATH,
     AGE_PATH_WORK,
@@ -62,7 +63,12 @@ class Simulations(DatabaseAccess):
         night = as_day(day_obs)
         wanted = tuple(dict.fromkeys(as_tag(t) for t in tags))
         cutoff = creation_cutoff(now, max_simulation_age) if max_simulation_age is not None else None
-        conditions = ["m.telescope = :telescope", "m.first_day_obs <= :night", "m.last_day_obs >= :night"]
+        conditions = [
+            "m.telescope = :telescope",
+            "m.first_day_obs <= :night",
+            "m.last_day_obs >= :night",
+            NOT_CHECK_FAILED_SQL,
+        ]
         params: dict[str, Any] = {"telescope": telescope, "night": night, "stats_day_obs": night}
         if cutoff is not None:
             conditions.append("m.creation_time >= :cutoff")
@@ -105,7 +111,8 @@ class Simulations(DatabaseAccess):
         """Simulations of ``telescope`` covering night ``day_obs``, carrying every tag in ``tags``
         (none: no tag filter), created less than ``max_simulation_age`` days before ``now`` (None:
         any age); every ``simulations_extra`` column, plus ``stats`` (value name -> statistics of
-        that night, or None) with ``with_stats``. Oldest first.
+        that night, or None) with ``with_stats``. Oldest first. A simulation that failed an
+        integrity check (tag ``check_failed``) is left out, so it is never indexed nor briefed.
         """
         rows = self._simulations_covering(day_obs, telescope, tags, max_simulation_age, now, with_stats)
         columns = (*s.SIMULATIONS_EXTRA_COLUMNS, "stats") if with_stats else s.SIMULATIONS_EXTRA_COLUMNS

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from vseq_resources.consdb import empty_opsim_visits
 from vseq_resources.consdb.local import create_consdb_schema, fill_nights
 from vseq_resources.consdb.rest_server import local_rest_server
 from vseq_resources.dagster_resources import ArchiveResource
@@ -27,7 +28,8 @@ REST_TOKEN = "assets-test-token-3b9d"
 
 @pytest.fixture(scope="session")
 def consdb_url(pg_url: str) -> Iterator[str]:
-    """URL of a new ConsDB database (both instruments) with :data:`NIGHT` filled; dropped after."""
+    """URL of a new ConsDB database (both instruments) with :data:`NIGHT` filled and
+    :data:`EMPTY_NIGHT` ingested without visits; dropped after."""
     name = f"consdb_assets_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -39,6 +41,8 @@ def consdb_url(pg_url: str) -> Iterator[str]:
             create_consdb_schema(engine, instrument)
         fill_nights(engine, "lsstcam", synthetic_night(NIGHT, LSSTCAM_VISITS))
         fill_nights(engine, "latiss", synthetic_night(NIGHT, LATISS_VISITS, seed=1))
+        for instrument in ("lsstcam", "latiss"):  # a cloudy night: the daily calibrations only
+            fill_nights(engine, instrument, empty_opsim_visits(0), nights=[EMPTY_NIGHT])
         yield url.render_as_string(hide_password=False)
     finally:
         engine.dispose()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
 
-from vseq_assets.checks import completed_checks
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
 from vseq_resources.dagster_resources import ArchiveResource
@@ -23,9 +23,13 @@ def materialize_night(
     *,
     instance: DagsterInstance | None = None,
     raise_on_error: bool = True,
+    downstream: Sequence[Any] = (),
+    **consdb_options: Any,
 ) -> ExecuteInProcessResult:
+    """Materialize a night's ConsDB visits and completed sequence (its checks run in the step),
+    and ``downstream`` assets in the same run; ``consdb_options`` go to ``consdb_visits_asset``."""
     return materialize(
-        [consdb_visits_asset(telescope), completed_sequence_assets(telescope), *completed_checks(telescope)],
+        [consdb_visits_asset(telescope, **consdb_options), completed_sequence_assets(telescope), *downstream],
         partition_key=night,
         resources=resources,
         instance=instance,

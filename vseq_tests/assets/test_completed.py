@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from dagster import EnvVar
+from dagster import AssetCheckSeverity, DagsterEventType, EnvVar
 
 from vseq_resources.consdb.local import fill_nights
 from vseq_resources.dagster_resources import ArchiveResource, RestConsDBResource, SqlConsDBResource
-from vseq_resources.dayobs import dayobs_of
+from vseq_resources.dayobs import dayobs_of, today_dayobs
 from vseq_resources.visits import read_visits_h5
 from vseq_tests.assets.conftest import EMPTY_NIGHT, LATISS_VISITS, LSSTCAM_VISITS, NIGHT, REST_TOKEN
 from vseq_tests.assets.helpers import check_results, materialize_night, materialized
@@ -69,17 +69,60 @@ def test_normal_night(archive_resource: ArchiveResource, consdb_url: str) -> Non
     assert {"airmass", "seeingFwhmEff", "fiveSigmaDepth"} <= set(stats["value_name"])
 
 
-def test_empty_night_is_a_valid_sequence(archive_resource: ArchiveResource, consdb_url: str) -> None:
+def test_empty_night_is_archived_with_a_warning(archive_resource: ArchiveResource, consdb_url: str) -> None:
     resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
     result = materialize_night("simonyi", EMPTY_NIGHT, resources)
     assert result.success
     visits_md = materialized(result, "simonyi", "completed_visits")
     assert visits_md["visit_count"] == 0
     assert visits_md["bands"] == "none"
-    assert all(check.passed for check in check_results(result).values())
+    assert visits_md["empty_night"] is True
+    assert "20 exposure(s) of day_obs 20251017" in visits_md["empty_night_reason"]
+    assert materialized(result, "simonyi", "completed_metadata")["empty_night"] is True
+    consdb_md = materialized(result, "simonyi", "consdb_visits")
+    assert consdb_md["empty_night"] is True and consdb_md["consdb_exposures"] == 20
+    checks = check_results(result)
+    warning = checks["night_has_visits"]
+    assert not warning.passed and warning.severity == AssetCheckSeverity.WARN
+    assert warning.description.startswith("empty night: ConsDB has 20 exposure(s)")
+    assert checks["visits_file_reads_back"].passed and checks["metadata_row_points_at_visits"].passed
     (row,) = _completed_rows(archive_resource, "simonyi", EMPTY_NIGHT)
     assert row["first_day_obs"] == row["last_day_obs"] == dt.date(2025, 10, 17)
     assert len(read_visits_h5(row["visitseq_url"])) == 0
+    vsa = archive_resource.open()
+    try:
+        (comment,) = vsa.metadata.get_comments(row["visitseq_uuid"])["comment"]
+    finally:
+        vsa.metadata.close()
+    assert "empty night: ConsDB has 20 exposure(s)" in comment
+
+
+def test_night_consdb_has_not_ingested_is_retried_then_fails(
+    archive_resource: ArchiveResource, consdb_url: str
+) -> None:
+    # Nothing in the test ConsDB is that recent: no exposure of the night or after.
+    night = (today_dayobs() - dt.timedelta(days=2)).isoformat()
+    resources = {"archive": archive_resource, "consdb": SqlConsDBResource(url=consdb_url)}
+    result = materialize_night(
+        "simonyi",
+        night,
+        resources,
+        raise_on_error=False,
+        not_ingested_retries=2,
+        not_ingested_wait_seconds=0,
+    )
+    assert not result.success
+    retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(retries) == 2
+    failure = result.failure_data_for_node("simonyi__consdb_visits")
+    assert failure is not None
+    message = failure.user_failure_data.description
+    assert "\n" not in message
+    assert f"has not ingested day_obs {night.replace('-', '')} (lsstcam)" in message
+    assert f"(tried 3 times): nothing archived; materialize partition {night} again once ConsDB has it" in (
+        message
+    )
+    assert _completed_rows(archive_resource, "simonyi", night) == []
 
 
 def test_rerun_same_content_then_changed_content(
@@ -158,3 +201,34 @@ def test_check_fails_on_tampered_file(
     assert not marker.exists(), "the check parsed the tampered file"
     assert checks["metadata_row_points_at_visits"].passed
     assert uuid.UUID(materialized(rerun, "simonyi", "completed_visits")["uuid"])
+
+
+def test_local_demo_consdb_fills_the_night_a_backfill_asks_for(
+    archive_resource: ArchiveResource, tmp_path: Path
+) -> None:
+    """The local demo ConsDB (embedded server) simulates a past night when its step asks for it."""
+    from vseq_resources.consdb.demo import nights_present
+    from vseq_resources.dagster_resources import LocalConsDBResource
+    from vseq_resources.embedded import stop_embedded_database
+
+    state = tmp_path / "demo_state"
+    night = "2026-01-10"
+    consdb = LocalConsDBResource(state_dir=str(state))
+    try:
+        result = materialize_night("auxtel", night, {"archive": archive_resource, "consdb": consdb})
+        assert result.success
+        consdb_md = materialized(result, "auxtel", "consdb_visits")
+        assert consdb_md["visit_count"] > 0 and consdb_md["empty_night"] is False
+        assert consdb_md["consdb_exposures"] == consdb_md["visit_count"] + 20  # and the calibrations
+        assert materialized(result, "auxtel", "completed_visits")["visit_count"] == consdb_md["visit_count"]
+        assert all(check.passed for check in check_results(result).values())
+        engine = sa.create_engine(consdb.client().engine.url)
+        try:
+            assert nights_present(engine, "latiss", [dt.date.fromisoformat(night)]) == {
+                dt.date.fromisoformat(night): consdb_md["visit_count"]
+            }
+        finally:
+            engine.dispose()
+    finally:
+        consdb.teardown_after_execution(None)  # type: ignore[arg-type]
+        stop_embedded_database(state)

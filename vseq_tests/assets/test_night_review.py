@@ -20,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, materialize
 
-from vseq_assets.checks import completed_checks
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
 from vseq_assets.night_review import night_review_asset
@@ -85,7 +84,6 @@ def pipeline(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
         assets = [
             consdb_visits_asset("simonyi"),
             completed_sequence_assets("simonyi"),
-            *completed_checks("simonyi"),
             night_review_asset("simonyi"),
             prenight_simulation_assets("simonyi"),
             prenight_index_asset("simonyi"),

@@ -58,7 +58,8 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     assert (configured / "dagster_home" / "dagster.yaml").is_file()
     following = "2025-10-17"  # NIGHT + 1, pre-loaded with the completed visits of NIGHT
     assert f"simonyi pre-night {following}: OK" in out
-    assert f"pre-loaded {LSSTCAM_VISITS} completed visits; site data vseq_approximate" in out
+    preloaded = f"pre-loaded {LSSTCAM_VISITS} completed visits of 1 night(s), 0 empty"
+    assert f"{preloaded}; site data vseq_approximate" in out
     assert "check     simulated_after_preloaded: passed" in out
     assert "check     simulations_read_back: passed" in out
     (index_line,) = [line for line in out.splitlines() if line.strip().startswith("index ")]
@@ -90,6 +91,9 @@ def test_nightly_with_configured_services(configured: Path) -> None:
     nominal_uuid = added.split()[2]  # "  nominal    added <uuid> ..."
     (plan_line,) = [line for line in again.stdout.splitlines() if line.startswith("  plan      ")]
     assert plan_line.endswith(f"{nominal_uuid} (its run: 1 simulation(s))")
+    assert "empty     ConsDB has 20 exposure(s) of day_obs 20251017" in again.stdout
+    assert "check     night_has_visits: FAILED" in again.stdout  # a warning: the run is OK
+    assert f"simonyi {EMPTY_NIGHT}: OK" in again.stdout
 
 
 def test_nightly_refuses_a_night_that_has_not_ended() -> None:

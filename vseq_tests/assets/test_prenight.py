@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dagster import materialize
 
-from vseq_assets.prenight import prenight_checks, prenight_simulation_assets
+from vseq_assets.prenight import prenight_simulation_assets
 from vseq_resources.completed_night import archive_completed_night
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource
 from vseq_resources.dayobs import dayobs_mjd_start
@@ -53,7 +53,7 @@ def completed(archive_resource: ArchiveResource, monkeypatch: pytest.MonkeyPatch
 
 def _run(archive: ArchiveResource, prenight: PrenightSimulationResource):
     return materialize(
-        [prenight_simulation_assets("simonyi"), *prenight_checks("simonyi")],
+        [prenight_simulation_assets("simonyi")],
         partition_key=NIGHT.isoformat(),
         resources={"archive": archive, "prenight": prenight},
     )

@@ -28,7 +28,7 @@ from lsst.resources import ResourcePath
 
 from vseq_assets.briefing import prenight_briefing_asset
 from vseq_assets.partitions import prenight_partitions
-from vseq_assets.prenight import prenight_checks, prenight_simulation_assets
+from vseq_assets.prenight import prenight_simulation_assets
 from vseq_assets.prenight_index import prenight_index_asset, prenight_index_check
 from vseq_resources import prenight
 from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulationResource, VseqArchiveIOManager
@@ -80,7 +80,6 @@ def _materialize(
     result = materialize(
         [
             prenight_simulation_assets(TELESCOPE),
-            *prenight_checks(TELESCOPE),
             prenight_index_asset(TELESCOPE),
             prenight_index_check(TELESCOPE),
             prenight_briefing_asset(TELESCOPE),

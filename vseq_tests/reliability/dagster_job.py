@@ -17,7 +17,6 @@ import sys
 
 from dagster import Backoff, Definitions, EnvVar, RetryPolicy, define_asset_job, in_process_executor
 
-from vseq_assets.checks import completed_checks
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
 from vseq_resources.dagster_resources import ArchiveResource, SqlConsDBResource
@@ -33,7 +32,6 @@ def definitions(retry_policy: RetryPolicy | None = FAST_RETRIES) -> Definitions:
             consdb_visits_asset(TELESCOPE),
             completed_sequence_assets(TELESCOPE, retry_policy=retry_policy),
         ],
-        asset_checks=completed_checks(TELESCOPE),
         jobs=[define_asset_job(JOB, executor_def=in_process_executor)],
         resources={
             "archive": ArchiveResource(

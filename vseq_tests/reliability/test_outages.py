@@ -32,7 +32,6 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, materialize
 
-from vseq_assets.checks import completed_checks
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
 from vseq_resources.archive import VisitSequenceArchive
@@ -94,7 +93,6 @@ def _materialize(archive: ArchiveResource, consdb_url: str, night: str = NIGHT, 
         [
             consdb_visits_asset("simonyi"),
             completed_sequence_assets("simonyi", retry_policy=FAST_RETRIES),
-            *completed_checks("simonyi"),
         ],
         partition_key=night,
         resources={"archive": archive, "consdb": SqlConsDBResource(url=consdb_url)},

@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from dagster import DagsterInstance, EnvVar, materialize
 
-from vseq_assets.checks import completed_checks
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
 from vseq_resources.archive import VisitSequenceArchive
@@ -113,7 +112,7 @@ def test_writer_role_runs_the_pipeline(
         archive_uri=str(file_archive.store.base),
     )
     result = materialize(
-        [consdb_visits_asset("simonyi"), completed_sequence_assets("simonyi"), *completed_checks("simonyi")],
+        [consdb_visits_asset("simonyi"), completed_sequence_assets("simonyi")],
         partition_key=BACKFILL_NIGHTS[3],
         resources={"archive": resource, "consdb": SqlConsDBResource(url=consdb_url)},
     )
@@ -219,7 +218,6 @@ def test_no_secret_anywhere(
                 [
                     consdb_visits_asset("simonyi"),
                     completed_sequence_assets("simonyi"),
-                    *completed_checks("simonyi"),
                 ],
                 partition_key=night,
                 resources={"archive": archive, "consdb": consdb},

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from vseq_resources.consdb.local import consdb_rows, create_consdb_schema, fill_nights
+from vseq_resources.consdb.local import CALIBRATIONS, consdb_rows, create_consdb_schema, fill_nights
 from vseq_resources.errors import InvalidInputError
 from vseq_tests.resources.consdb.synthetic import LATISS_VISITS, LSSTCAM_VISITS, NIGHT, synthetic_night
 
@@ -63,8 +63,10 @@ def test_refilling_a_night_replaces_it(filled_consdb: sa.Engine) -> None:
     assert fill_nights(filled_consdb, "lsstcam", visits) == {20251020: 50}
     assert fill_nights(filled_consdb, "lsstcam", visits.iloc[:20]) == {20251020: 20}
     for table in ("exposure", "visit1", "visit1_quicklook"):
-        where = "day_obs = 20251020"
+        where = "day_obs = 20251020 AND seq_num < 90000"  # the visits (not the daily calibrations)
         assert _count(filled_consdb, f"SELECT count(*) FROM cdb_lsstcam.{table} WHERE {where}") == 20
+    calibrations = "SELECT count(*) FROM cdb_lsstcam.exposure WHERE day_obs = 20251020 AND NOT can_see_sky"
+    assert _count(filled_consdb, calibrations) == sum(count for _, _, count in CALIBRATIONS)
     # Other nights are untouched.
     assert _count(filled_consdb, "SELECT count(*) FROM cdb_lsstcam.visit1 WHERE day_obs = 20251016") == (
         LSSTCAM_VISITS
