@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import shlex
 import shutil
@@ -118,20 +119,100 @@ def keep_storage_connections(instance: Any) -> None:
     optimize = getattr(instance, "optimize_for_webserver", None)
     if optimize is not None:
         optimize(statement_timeout=0, pool_recycle=3600, max_overflow=10)
+        check_pooled_connections(instance)
+
+
+def check_pooled_connections(instance: Any) -> None:
+    """Ping each pooled storage connection before use, so that a restart of the database server
+    between two storage calls costs a reconnect instead of a failed run (dagster-postgres makes
+    its pooled engines without ``pool_pre_ping``)."""
+    import sqlalchemy as sa
+
+    from vseq_assets.dagster_instance import ping_on_checkout
+
+    for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
+        engine = getattr(storage, "_engine", None)  # dagster-postgres has no public accessor
+        if isinstance(engine, sa.Engine):
+            ping_on_checkout(engine)
+
+
+def lock_setup(state_dir: Path) -> Any:
+    """Hold the state directory's set-up lock (an open file; closing it releases the lock).
+
+    Two ``vseq-nightly`` started at once on a fresh state directory would both create its
+    databases, fill the same ConsDB nights and create Dagster's pools; one set-up at a time makes
+    the second find everything done. The lock is ``flock``: it dies with its process.
+    """
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(state_dir / "vseq-nightly.lock", "a+")  # noqa: SIM115 - returned, closed by the caller
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another vseq-nightly"
+        click.echo(f"      waiting for {holder} to finish setting up {state_dir} ...", err=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"vseq-nightly (pid {os.getpid()})")
+    lock.flush()
+    return lock
 
 
 # -- materializing ----------------------------------------------------------------------------
 
 
 def execute_partition(job: Any, night: dt.date, instance: Any) -> Any:
-    """Run ``job`` for the partition of ``night`` in this process, as its schedule would run it."""
-    return job.execute_in_process(
-        partition_key=night.isoformat(),
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"vseq/launched_by": "vseq-nightly"},
+    """Run ``job`` for the partition of ``night`` in this process, as its schedule would run it.
+
+    The run is tagged with this process (host, pid, start time), so that a later ``vseq-nightly``
+    can tell when it was killed (:func:`~vseq_assets.dagster_instance.fail_dead_runs`). Raises
+    :class:`RunInterrupted` when Ctrl-C/SIGTERM ended the run, so that nothing else starts.
+    """
+    import uuid
+
+    from vseq_assets.dagster_instance import (
+        LAUNCHED_BY_TAG,
+        RunInterrupted,
+        StoppedRun,
+        interrupted,
+        process_tags,
+        settle_stopped_run,
     )
+
+    run_id = str(uuid.uuid4())
+    try:
+        result = job.execute_in_process(
+            partition_key=night.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags={LAUNCHED_BY_TAG: "vseq-nightly", **process_tags()},
+            run_id=run_id,
+        )
+    except Exception as err:  # Dagster's own machinery failed (its storage went away): not a step
+        return StoppedRun(run_id, settle_stopped_run(instance, run_id, err))
+    if interrupted(result):
+        raise RunInterrupted(result.run_id)
+    return result
+
+
+class _Notes(logging.Handler):
+    """Log records as progress notes on stderr (looked up at each record: tests swap stderr)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"      {self.format(record)}", err=True)
+
+
+def show_instance_notes() -> None:
+    """Print what the instance does on its own: dead runs failed, steps waiting for a pool slot."""
+    logger = logging.getLogger("vseq_assets.dagster_instance")
+    if not any(isinstance(handler, _Notes) for handler in logger.handlers):
+        logger.addHandler(_Notes())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def materialize_night(telescope: str, night: dt.date, instance: Any, settings: Settings) -> NightResult:
@@ -153,10 +234,9 @@ def materialize_night(telescope: str, night: dt.date, instance: Any, settings: S
         elif event.materialization.asset_key == review_key:
             review = values
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    error = None
-    if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        error = str(failures[0].step_failure_data.error.message).strip() if failures else "the run failed"
+    from vseq_assets.dagster_instance import run_error
+
+    error = run_error(result)
     return NightResult(telescope, result.success, result.run_id, metadata, checks, error, review)
 
 
@@ -182,6 +262,23 @@ def ui_command(dagster_home: Path, storage_url: str, state_dir: Path) -> str:
 PRENIGHT_VARIANTS = ("nominal",)
 """Variants vseq-nightly simulates by default (one full night each; the schedules run the full
 production set). More with `--prenight-variant delay_60 --prenight-variant nominal`."""
+
+
+def create_pools(instance: Any) -> None:
+    """Give the ConsDB and archive pools their rows at the default limit unless they have one.
+
+    Dagster creates a pool's row when a step first claims a slot of it, and two runs doing so at
+    the same moment fail one of them (a unique violation in ``concurrency_limits``); created here,
+    under :func:`lock_setup`, no run has to.
+    """
+    from vseq_assets.completed import ARCHIVE_POOL
+    from vseq_assets.consdb import CONSDB_POOL
+
+    storage = instance.event_log_storage
+    existing = storage.get_concurrency_keys()
+    for pool in (CONSDB_POOL, ARCHIVE_POOL):
+        if pool not in existing:
+            storage.initialize_concurrency_limit_to_default(pool)
 
 
 def limit_simulation_pool(instance: Any, limit: int = 1) -> None:
@@ -239,10 +336,9 @@ def materialize_prenight(
         else:
             published[event.materialization.asset_key.path[-1]] = values
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    error = None
-    if not result.success:
-        failures = [event for event in result.all_events if event.is_step_failure]
-        error = str(failures[0].step_failure_data.error.message).strip() if failures else "the run failed"
+    from vseq_assets.dagster_instance import run_error
+
+    error = run_error(result)
     return PrenightResult(telescope, night, result.success, result.run_id, metadata, checks, error, published)
 
 
@@ -334,6 +430,11 @@ def main(
         )
     except VseqError as err:
         raise click.ClickException(str(err)) from None
+    except KeyboardInterrupt as err:
+        run_id = getattr(err, "run_id", None)
+        stopped = f"; Dagster run {run_id} ended failed" if run_id else ""
+        click.echo(f"vseq-nightly: stopped by Ctrl-C/SIGTERM{stopped}", err=True)
+        raise SystemExit(130) from None
 
 
 def run(
@@ -370,6 +471,7 @@ def run(
         f"vseq-nightly: archiving dayobs {night} for {', '.join(telescopes)} (state in {state_dir})", err=True
     )
 
+    setup = lock_setup(state_dir)  # released once the Dagster instance is ready
     with progress.step("Databases (embedded PostgreSQL unless configured)"):
         storage_url = dagster_storage_url(all_settings)
         if settings.uses_embedded_database:
@@ -401,6 +503,14 @@ def run(
 
         served = serve_figures(all_settings)
         progress.note(f"briefing figures served at {served or '(no free port: not served)'}")
+        show_instance_notes()
+        from vseq_assets.dagster_instance import fail_dead_runs
+
+        fail_dead_runs(instance)  # each one printed
+        create_pools(instance)
+        if prenight_variants:
+            limit_simulation_pool(instance)
+    setup.close()
 
     results = []
     with progress.step(f"Materializing dayobs {night}"):
@@ -411,7 +521,6 @@ def run(
     prenight_results: list[PrenightResult] = []
     if prenight_variants:
         following = night + dt.timedelta(days=1)
-        limit_simulation_pool(instance)
         with progress.step(f"Pre-night simulations of dayobs {following} ({', '.join(prenight_variants)})"):
             for telescope in telescopes:
                 progress.note(

@@ -92,7 +92,8 @@ def ensure_database(server_url: str, database: str) -> str:
     """Create ``database`` on the server of ``server_url`` if missing; returns its URL.
 
     For the databases vseq keeps beside the archive on one server (the local ConsDB, Dagster's
-    storage). The name is checked as a plain identifier before it reaches the DDL.
+    storage). The name is checked as a plain identifier before it reaches the DDL. Safe when
+    several processes create the same database at once.
     """
     import sqlalchemy as sa
 
@@ -106,7 +107,13 @@ def ensure_database(server_url: str, database: str) -> str:
             found = sa.text("SELECT 1 FROM pg_database WHERE datname = :d")
             exists = conn.execute(found, {"d": database}).first()
             if not exists:
-                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+                try:
+                    conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+                except sa.exc.DBAPIError as err:
+                    # Another process created it first: 42P04 duplicate_database, or 23505 when
+                    # both got past the check (the unique index on pg_database's names).
+                    if getattr(err.orig, "pgcode", None) not in ("42P04", "23505"):
+                        raise
     finally:
         engine.dispose()
     return url.set(database=database).render_as_string(hide_password=False)

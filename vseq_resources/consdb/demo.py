@@ -91,7 +91,8 @@ def fill_local_consdb(
         raise InvalidInputError(
             f"dayobs {future[0]} has not ended: the local demo ConsDB only simulates nights that are over"
         )
-    engine = sa.create_engine(local_consdb_url(state_dir, database))
+    # pre-ping: the server may have been restarted while a night was simulated (minutes)
+    engine = sa.create_engine(local_consdb_url(state_dir, database), pool_pre_ping=True)
     filled: dict[str, dict[dt.date, int]] = {}
     try:
         for telescope in telescopes:
