@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -24,18 +23,31 @@ def run(vseq: Vseq, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_help_is_fast() -> None:
-    best = min(_timed([VSEQARCHIVE, "--help"]) for _ in range(3))
-    assert best < 1.0, f"vseqarchive --help took {best:.2f} s"
+HEAVY_MODULES = ("pandas", "numpy", "sqlalchemy", "tables", "lsst.resources", "rubin_scheduler", "dagster")
+"""What ``--help`` must not import: start-up cost is measured by ``benchmarks/bench_cli.py``; the
+test checks its cause, so that it cannot fail on a loaded machine nor pass on an idle one."""
 
 
-def _timed(args: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    elapsed = time.perf_counter() - start
+def test_help_imports_no_heavy_library() -> None:
+    probe = (
+        "import sys\n"
+        "from vseq_resources.cli import cli\n"
+        "try:\n"
+        "    cli(['--help'])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        f"print('LOADED', *sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "record-visitseq-metadata" in done.stdout
-    return elapsed
+    assert done.stdout.splitlines()[-1] == "LOADED"
+
+
+def test_console_script_help() -> None:
+    done = subprocess.run([VSEQARCHIVE, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "record-visitseq-metadata" in done.stdout
 
 
 def test_console_script_end_to_end(cli_env: Vseq, opsim_db: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 from astropy.utils import iers
@@ -53,10 +52,11 @@ def test_almanac_loads_and_brackets_the_night(site_data: SiteData) -> None:
 
 
 def test_prepared_data_are_cached(site_data: SiteData, site_data_dir) -> None:
-    started = time.perf_counter()
+    built = {path: path.stat().st_mtime_ns for path in site_data.directory.rglob("*")}
     again = prepare_site_data(DAY_OBS, DAY_OBS, cache_dir=site_data_dir)
-    assert time.perf_counter() - started < 1.0
     assert again.directory == site_data.directory
+    # Nothing was built again: the same files, untouched.
+    assert {path: path.stat().st_mtime_ns for path in again.directory.rglob("*")} == built
     other = prepare_site_data(DAY_OBS, DAY_OBS + dt.timedelta(days=1), cache_dir=site_data_dir)
     assert other.directory != site_data.directory
 
