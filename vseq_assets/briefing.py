@@ -31,6 +31,7 @@ from vseq_resources.dayobs import parse_dayobs
 
 from .keys import PRENIGHT_BRIEFING, PRENIGHT_INDEX, asset_key, group_name
 from .partitions import prenight_partitions
+from .reporting import figures_markdown, store_link
 from .run_tags import tag_run
 
 
@@ -67,30 +68,10 @@ def prenight_briefing_asset(telescope: str) -> AssetsDefinition:
             "variants": MetadataValue.md(_markdown_table(counts)),
         }
         for name, url in urls.items():
-            link = http[name]
-            metadata[f"{name}_url"] = MetadataValue.url(link) if link else MetadataValue.path(url)
+            metadata[f"{name}_url"] = store_link(url, http[name])
         return MaterializeResult(metadata=metadata)
 
     return prenight_briefing
-
-
-INLINE_MARKDOWN_LIMIT = 1000
-"""The Dagster UI shows a Markdown metadata value in place when it is shorter than this, and
-behind "[Show Markdown]" otherwise (``MetadataEntry.tsx``, ``expandSmallValues``)."""
-
-
-def figures_markdown(http_urls: dict[str, str | None]) -> MetadataValue:
-    """The figures as Markdown images linking to their http URLs, short enough to be shown in
-    place; without http URLs, a line saying how to get them."""
-    if not http_urls or not all(http_urls.values()):
-        return MetadataValue.md(
-            "The figures are in the store (the `*_url` entries). To see them here, serve the store "
-            "over http (`vseq-services start`) and set `VSEQ_STORE_HTTP_URL` for the runs."
-        )
-    text = " ".join(f"[![{name}]({url})]({url})" for name, url in http_urls.items())
-    if len(text) >= INLINE_MARKDOWN_LIMIT:  # very long store paths: plain links still fit
-        text = " · ".join(f"[{name}]({url})" for name, url in http_urls.items())
-    return MetadataValue.md(text)
 
 
 def _markdown_table(counts) -> str:  # noqa: ANN001 - a DataFrame of counts

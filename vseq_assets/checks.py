@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, MetadataValue
 
 from .keys import COMPLETED_METADATA, COMPLETED_VISITS, asset_key
+from .reporting import store_link
 
 if TYPE_CHECKING:
     from vseq_resources.archive import VisitSequenceArchive
@@ -76,7 +77,7 @@ def completed_check_results(
     problems, read = visits_file_problems(archive, result.uuid, result.n_visits)
     file_metadata = dict(identity)
     if read.get("url"):
-        file_metadata["url"] = MetadataValue.url(read["url"])
+        file_metadata["url"] = store_link(read["url"])
     if "rows_read" in read:
         file_metadata["rows_read"] = MetadataValue.int(read["rows_read"])
     file_metadata["file_sha256"] = MetadataValue.text(read.get("file_sha256") or "(none recorded)")

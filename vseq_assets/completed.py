@@ -43,7 +43,7 @@ from vseq_resources.metadata.annotations import CHECK_FAILED_TAG
 from .checks import completed_check_results, completed_check_specs, failed_blocking_checks
 from .keys import COMPLETED_METADATA, COMPLETED_VISITS, CONSDB_VISITS, asset_key, group_name
 from .partitions import completed_partitions
-from .reporting import sql_block, visits_metadata
+from .reporting import sql_block, store_link, visits_metadata
 from .run_tags import tag_run
 
 ARCHIVE_POOL = "archive"
@@ -64,7 +64,7 @@ archive's record is atomic), so a retry starts clean."""
 def _identity_metadata(result: CompletedNight) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "uuid": MetadataValue.text(str(result.uuid)),
-        "url": MetadataValue.url(result.url) if result.url else MetadataValue.text("(not stored)"),
+        "url": store_link(result.url),
         "new_sequence": MetadataValue.bool(result.created),
         "status": MetadataValue.text(result.status),
         "visitseq_sha256": MetadataValue.text(result.visitseq_sha256.hex()),

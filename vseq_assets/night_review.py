@@ -45,6 +45,7 @@ from .keys import (
     group_name,
 )
 from .partitions import completed_partitions
+from .reporting import figures_markdown, store_link
 
 VSEQ_ARCHIVE_IO = "vseq_archive"
 """Resource key of the vseq archive IO manager (bound by :func:`vseq_assets.resources.build_resources`)."""
@@ -98,16 +99,22 @@ def night_review_asset(telescope: str) -> AssetsDefinition:
         review.figures = review_figures(review, plan, observed)
         urls = archive_review_figures(vsa, review)
         context.log.info(review.verdict)
-        return MaterializeResult(metadata=review_metadata(review, urls))
+        settings = archive.settings()
+        http = {name: settings.http_url(url) for name, url in urls.items()}
+        return MaterializeResult(metadata=review_metadata(review, urls, http))
 
     return night_review
 
 
-def review_metadata(review: Any, urls: dict[str, str]) -> dict[str, Any]:
-    """The review's numbers as materialization metadata (the verdict first)."""
+def review_metadata(
+    review: Any, urls: dict[str, str], http_urls: dict[str, str | None]
+) -> dict[str, Any]:
+    """The review's numbers as materialization metadata (the verdict first, then the figures
+    shown in place when a server serves the store over http)."""
     numbers = review.numbers()
     metadata: dict[str, Any] = {
         "verdict": MetadataValue.text(review.verdict),
+        "figures": figures_markdown(http_urls),
         "status": MetadataValue.text(review.status),
         "observed_visits": MetadataValue.int(review.observed_visits),
         "planned_visits": MetadataValue.int(review.planned_visits)
@@ -129,7 +136,7 @@ def review_metadata(review: Any, urls: dict[str, str]) -> dict[str, Any]:
         "almanac": MetadataValue.json(numbers["almanac"]),
     }
     for name, url in urls.items():
-        metadata[f"{name}_url"] = MetadataValue.url(url)
+        metadata[f"{name}_url"] = store_link(url, http_urls[name])
     return metadata
 
 

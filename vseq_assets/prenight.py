@@ -56,7 +56,7 @@ from vseq_resources.prenight_runs import RESIMULATION_TAG
 from .keys import COMPLETED_METADATA, PRENIGHT_METADATA, PRENIGHT_SIMS, asset_key, group_name
 from .logs import library_logs
 from .partitions import prenight_partitions, previous_night
-from .reporting import band_counts, preview_table
+from .reporting import band_counts, preview_table, store_link
 from .run_tags import tag_run
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def _sims_metadata(run: PrenightRun) -> dict[str, Any]:
         metadata.update(
             {
                 "nominal_uuid": MetadataValue.text(str(nominal.sequence.uuid)),
-                "nominal_url": MetadataValue.url(nominal.sequence.visitseq_url or ""),
+                "nominal_url": store_link(nominal.sequence.visitseq_url),
                 "label": MetadataValue.text(nominal.sequence.label),
                 "site_data_kind": MetadataValue.text(str(site.get("kind"))),
                 "sky_model": MetadataValue.text(str(site.get("sky_model"))),

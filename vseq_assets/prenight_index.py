@@ -44,6 +44,7 @@ from vseq_resources.prenight_snapshots import compare_snapshots, write_snapshots
 
 from .keys import PRENIGHT_INDEX, PRENIGHT_METADATA, asset_key, group_name
 from .partitions import prenight_partitions
+from .reporting import store_link
 from .run_tags import tag_run
 
 
@@ -101,7 +102,7 @@ def prenight_index_asset(telescope: str) -> AssetsDefinition:
         text = _snapshot_text(written[night])
         return MaterializeResult(
             metadata={
-                "url": MetadataValue.url(written[night]),
+                "url": store_link(written[night]),
                 "nights_written": MetadataValue.text(", ".join(n.isoformat() for n in written)),
                 "urls": MetadataValue.md("\n".join(f"- {n}: `{u}`" for n, u in written.items())),
                 "simulation_count": MetadataValue.int(len(index)),

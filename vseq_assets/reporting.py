@@ -1,4 +1,5 @@
-"""Materialization metadata that describes a visits table: counts, bands, times, a preview."""
+"""Materialization metadata: a visits table (counts, bands, times, a preview), and links to
+stored files and figures as the Dagster UI shows them."""
 
 from __future__ import annotations
 
@@ -81,3 +82,35 @@ def visits_metadata(visits: pd.DataFrame) -> dict[str, Any]:
 def sql_block(query: str) -> MetadataValue:
     """An SQL text shown as a code block."""
     return MetadataValue.md(f"```sql\n{query}\n```")
+
+
+def store_link(url: str | None, http_url: str | None = None) -> MetadataValue:
+    """A stored file as the UI shows it: a link a browser opens (its http URL, when a server
+    serves the store), else the store URL as a copyable path. Never a ``file://`` link: browsers
+    do not open those from a page served over http."""
+    if http_url:
+        return MetadataValue.url(http_url)
+    if not url:
+        return MetadataValue.text("(not stored)")
+    if url.startswith(("http://", "https://")):
+        return MetadataValue.url(url)
+    return MetadataValue.path(url)
+
+
+INLINE_MARKDOWN_LIMIT = 1000
+"""The Dagster UI shows a Markdown metadata value in place when it is shorter than this, and
+behind "[Show Markdown]" otherwise (``MetadataEntry.tsx``, ``expandSmallValues``)."""
+
+
+def figures_markdown(http_urls: dict[str, str | None]) -> MetadataValue:
+    """The figures as Markdown images linking to their http URLs, short enough to be shown in
+    place; without http URLs, a line saying how to get them."""
+    if not http_urls or not all(http_urls.values()):
+        return MetadataValue.md(
+            "The figures are in the store (the `*_url` entries). To see them here, serve the store "
+            "over http (`vseq-services start`) and set `VSEQ_STORE_HTTP_URL` for the runs."
+        )
+    text = " ".join(f"[![{name}]({url})]({url})" for name, url in http_urls.items())
+    if len(text) >= INLINE_MARKDOWN_LIMIT:  # very long store paths: plain links still fit
+        text = " · ".join(f"[{name}]({url})" for name, url in http_urls.items())
+    return MetadataValue.md(text)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, UrlMetadataValue, materialize
 
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
@@ -45,6 +45,19 @@ def materialized(result: ExecuteInProcessResult, telescope: str, name: str) -> d
         if materialization.asset_key == key:
             return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     raise AssertionError(f"{key.to_user_string()} was not materialized")
+
+
+def links_a_browser_refuses(result: ExecuteInProcessResult) -> list[str]:
+    """Every ``file://`` link in the metadata of a run's materializations and check results
+    (the UI would show it as a link that a browser does not open)."""
+    metadata = [e.materialization.metadata for e in result.get_asset_materialization_events()]
+    metadata += [e.metadata for e in result.get_asset_check_evaluations()]
+    return [
+        f"{name}: {value.url}"
+        for entries in metadata
+        for name, value in entries.items()
+        if isinstance(value, UrlMetadataValue) and value.url.startswith("file:")
+    ]
 
 
 def check_results(result: ExecuteInProcessResult) -> dict[str, Any]:

@@ -16,8 +16,9 @@ import numpy as np
 from dagster import materialize
 from lsst.resources import ResourcePath
 
-from vseq_assets.briefing import INLINE_MARKDOWN_LIMIT, prenight_briefing_asset
+from vseq_assets.briefing import prenight_briefing_asset
 from vseq_assets.prenight_index import prenight_index_asset
+from vseq_assets.reporting import INLINE_MARKDOWN_LIMIT
 from vseq_resources import figure_server
 from vseq_resources.dagster_resources import ArchiveResource
 from vseq_resources.readers import ArchiveReader, load_partition

@@ -15,7 +15,7 @@ from vseq_resources.dagster_resources import ArchiveResource, RestConsDBResource
 from vseq_resources.dayobs import dayobs_of, today_dayobs
 from vseq_resources.visits import read_visits_h5
 from vseq_tests.assets.conftest import EMPTY_NIGHT, LATISS_VISITS, LSSTCAM_VISITS, NIGHT, REST_TOKEN
-from vseq_tests.assets.helpers import check_results, materialize_night, materialized
+from vseq_tests.assets.helpers import check_results, links_a_browser_refuses, materialize_night, materialized
 from vseq_tests.resources.consdb.synthetic import synthetic_night
 from vseq_tests.tamper import plant_payload
 
@@ -42,6 +42,7 @@ def test_normal_night(archive_resource: ArchiveResource, consdb_url: str) -> Non
     created = dt.datetime.fromtimestamp(row_md["creation_time"], dt.UTC)
     creation_dayobs = dayobs_of(created).isoformat()
     assert visits_md["url"].endswith(f"/simonyi/{creation_dayobs}/{visits_md['uuid']}/visits.h5")
+    assert links_a_browser_refuses(result) == []  # the file:// store's URLs shown as paths
     assert set(visits_md["bands"].replace(" ", "").split(",")) >= {"g:50", "r:50", "i:20"}
     assert visits_md["first_visit_time"] < visits_md["last_visit_time"]
     assert len(visits_md["preview"].records) == 8
