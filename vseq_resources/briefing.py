@@ -17,7 +17,6 @@ draws three PNG figures with matplotlib's Agg backend (no display, safe in worke
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,25 +24,13 @@ import numpy as np
 
 from .dayobs import dayobs_mjd_start, parse_dayobs
 from .errors import NotFoundError
+from .figure_style import BANDS, band_color, png_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .plausibility import NightPlausibility
     from .readers import ArchiveReader
-
-BANDS = ("u", "g", "r", "i", "z", "y")
-BAND_COLORS = {
-    "u": "#3eb7ff",
-    "g": "#30c39f",
-    "r": "#ff7e00",
-    "i": "#2af5ff",
-    "z": "#a7f9c1",
-    "y": "#fdc900",
-}
-"""Band colours of schedview's plots (light on dark), darkened a little for a white background."""
-_DARKER = {"u": "#1f78b4", "g": "#1b9e77", "r": "#d95f02", "i": "#7570b3", "z": "#a6761d", "y": "#444444"}
-DPI = 90
 
 
 @dataclass
@@ -61,10 +48,6 @@ class Briefing:
     @property
     def uuid(self) -> str:
         return str(self.nominal["visitseq_uuid"])
-
-
-def _band_color(band: str) -> str:
-    return _DARKER.get(band, "#999999")
 
 
 def _ordered_bands(values: Any) -> list[str]:
@@ -92,18 +75,9 @@ observed in several bands (g and r of the same pointing) shows a ring of each ba
 next instead of the last band hiding the others."""
 
 
-def _png(figure: Any) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
-    return buffer.getvalue()
-
-
 def sky_figure(visits: pd.DataFrame, title: str) -> bytes:
     """The PNG of :func:`draw_sky`."""
-    return _png(draw_sky(visits, title))
+    return png_bytes(draw_sky(visits, title))
 
 
 def draw_sky(visits: pd.DataFrame, title: str) -> Any:
@@ -120,7 +94,7 @@ def draw_sky(visits: pd.DataFrame, title: str) -> Any:
             -ra,
             dec,
             s=SKY_MARKER_SIZES.get(band, 10),
-            color=_band_color(band),
+            color=band_color(band),
             edgecolors="none",
             label=f"{band} ({len(chosen)})",
         )
@@ -154,7 +128,7 @@ def _airmass(visits: pd.DataFrame) -> np.ndarray | None:
 
 def night_figure(visits: pd.DataFrame, title: str) -> bytes:
     """The PNG of :func:`draw_night`."""
-    return _png(draw_night(visits, title))
+    return png_bytes(draw_night(visits, title))
 
 
 def draw_night(visits: pd.DataFrame, title: str) -> Any:
@@ -171,13 +145,13 @@ def draw_night(visits: pd.DataFrame, title: str) -> Any:
     for band in order:
         mask = bands == band
         if airmass is not None:
-            top.scatter(times[mask], airmass[mask], s=10, color=_band_color(band), label=band)
+            top.scatter(times[mask], airmass[mask], s=10, color=band_color(band), label=band)
         bottom.scatter(
             times[mask],
             np.full(mask.sum(), BANDS.index(band) if band in BANDS else 6),
             s=18,
             marker="|",
-            color=_band_color(band),
+            color=band_color(band),
         )
     top.set_ylabel("airmass")
     if airmass is not None:
@@ -196,7 +170,7 @@ def draw_night(visits: pd.DataFrame, title: str) -> Any:
 
 def variants_figure(counts: pd.DataFrame, title: str) -> bytes:
     """The PNG of :func:`draw_variants`."""
-    return _png(draw_variants(counts, title))
+    return png_bytes(draw_variants(counts, title))
 
 
 def draw_variants(counts: pd.DataFrame, title: str) -> Any:
@@ -240,7 +214,7 @@ PLAUSIBILITY_ROWS = (
 
 def plausibility_figure(assessed: dict[str, NightPlausibility], title: str) -> bytes:
     """The PNG of :func:`draw_plausibility`."""
-    return _png(draw_plausibility(assessed, title))
+    return png_bytes(draw_plausibility(assessed, title))
 
 
 def draw_plausibility(assessed: dict[str, NightPlausibility], title: str) -> Any:

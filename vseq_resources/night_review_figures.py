@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .briefing import _band_color, _png
+from .figure_style import band_color, png_bytes
 from .night_review import BAND_ORDER, MATCH_RADIUS_DEG, _band_order, match_visits
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def timeline_figure(review: NightReview, rows: list[tuple[str, pd.DataFrame]]) -
             label = band if band not in seen else None
             seen.add(band)
             ax.scatter(
-                times[mask], np.full(mask.sum(), y), marker="|", s=120, color=_band_color(band), label=label
+                times[mask], np.full(mask.sum(), y), marker="|", s=120, color=band_color(band), label=label
             )
     ax.set_yticks(range(len(rows)), [name for name, _ in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -105,7 +105,7 @@ def timeline_figure(review: NightReview, rows: list[tuple[str, pd.DataFrame]]) -
             loc="upper left",
             bbox_to_anchor=(1.0, 1.0),
         )
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def hours_figure(review: NightReview) -> bytes:
@@ -132,9 +132,9 @@ def hours_figure(review: NightReview) -> bytes:
     o_minutes = [review.bands[b]["observed_seconds"] / 60.0 for b in bands]
     if review.planned_visits is not None:
         bottom.bar(
-            xb - 0.2, p_minutes, 0.4, color=[_band_color(b) for b in bands], alpha=0.45, label="planned"
+            xb - 0.2, p_minutes, 0.4, color=[band_color(b) for b in bands], alpha=0.45, label="planned"
         )
-    bottom.bar(xb + 0.2, o_minutes, 0.4, color=[_band_color(b) for b in bands], label="observed")
+    bottom.bar(xb + 0.2, o_minutes, 0.4, color=[band_color(b) for b in bands], label="observed")
     for i, band in enumerate(bands):
         change = review.bands[band]["time_change_pct"]
         if change is not None:
@@ -148,7 +148,7 @@ def hours_figure(review: NightReview) -> bytes:
     if bands:
         top_limit = max([*p_minutes, *o_minutes, 1.0]) * 1.2
         bottom.set_ylim(0, top_limit)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def drift_figure(review: NightReview, planned: pd.DataFrame | None, observed: pd.DataFrame) -> bytes:
@@ -166,7 +166,7 @@ def drift_figure(review: NightReview, planned: pd.DataFrame | None, observed: pd
         bands = planned["band"].astype(str).to_numpy()[p]
         for band in _band_order(bands):
             mask = bands == band
-            ax.scatter(_times(p_mjd[mask]), offsets[mask], s=12, color=_band_color(band), label=band)
+            ax.scatter(_times(p_mjd[mask]), offsets[mask], s=12, color=band_color(band), label=band)
         ax.axhline(0.0, color="#444444", linewidth=0.8)
         ax.legend(title="band", fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         a = review.almanac
@@ -185,7 +185,7 @@ def drift_figure(review: NightReview, planned: pd.DataFrame | None, observed: pd
         f"(same band within {radius} deg)",
         fontsize=10,
     )
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def review_figures(review: NightReview, plan: NightPlan | None, observed: pd.DataFrame) -> dict[str, bytes]:

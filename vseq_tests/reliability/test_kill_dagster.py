@@ -2,7 +2,8 @@
 
 The run executes in a subprocess against the project's instance configuration (``dagster.yaml``:
 PostgreSQL storage, run monitoring, pools). It is killed at a fault point inside the archive
-write; the run is then marked failed, as the run-monitoring daemon does when a run worker dies,
+write; the run is then marked failed (as ``vseq-nightly`` does at its next start for a dead run
+of its host, ``vseq_assets.dagster_instance.fail_dead_runs``, tested in ``test_nightly_runs.py``),
 and re-executed from failure (Dagster's "Re-execute from failure"): the ConsDB step's output is
 reused from the parent run, the archive step runs again. It must succeed, record exactly one
 completed sequence for the night, pass both asset checks, and leave only the dead attempt's
@@ -50,7 +51,7 @@ def test_killed_run_reexecuted_from_failure(
         with DagsterInstance.get() as instance:
             (run,) = instance.get_runs()
             assert run.status == DagsterRunStatus.STARTED  # its process is dead
-            instance.report_run_failed(run)  # what run monitoring does for a dead run worker
+            instance.report_run_failed(run)  # what fail_dead_runs does for a dead run
             options = ReexecutionOptions.from_failure(run.run_id, instance)
             result = execute_job(
                 reconstructable(completed_night_job), instance, reexecution_options=options, tags=run.tags
