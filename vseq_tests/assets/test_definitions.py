@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, EnvVar, build_schedule_context
+from dagster_postgres import PostgresEventLogStorage
 
 from vseq_assets.definitions import defs
 from vseq_assets.nightly import instance_template, prepare_dagster_home
@@ -172,7 +173,9 @@ def test_instance_from_dagster_yaml_runs_a_partition(
     monkeypatch.setenv("VSEQ_DAGSTER_PG_URL", dagster_pg_url)
     with DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        # dagster-postgres' storage whose blocked pool claims wait, report and can be interrupted
+        assert type(instance.event_log_storage).__name__ == "PoolWaitingEventLogStorage"
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         run_config = instance.get_concurrency_config().run_queue_config
         assert run_config.max_concurrent_runs == 4
