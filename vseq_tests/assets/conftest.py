@@ -17,6 +17,7 @@ from vseq_resources.consdb import empty_opsim_visits
 from vseq_resources.consdb.local import create_consdb_schema, fill_nights
 from vseq_resources.consdb.rest_server import local_rest_server
 from vseq_resources.dagster_resources import ArchiveResource
+from vseq_tests.assets.helpers import file_archive_resource
 from vseq_tests.resources.consdb.synthetic import synthetic_night
 
 NIGHT = "2025-10-16"
@@ -70,15 +71,7 @@ def rest_base_url(consdb_url: str) -> Iterator[str]:
 @pytest.fixture
 def archive_resource(pg_url: str, db_schema: str, tmp_path: Path) -> ArchiveResource:
     """An archive in a fresh metadata schema and a temporary ``file://`` store."""
-    store = tmp_path / "archive"
-    store.mkdir()
-    return ArchiveResource(
-        database_url=pg_url,
-        db_schema=db_schema,
-        archive_uri=store.as_uri() + "/",
-        state_dir=str(tmp_path / "state"),
-        migrate=True,
-    )
+    return file_archive_resource(pg_url, db_schema, tmp_path)
 
 
 @pytest.fixture

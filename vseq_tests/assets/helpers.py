@@ -13,6 +13,7 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult, UrlMetada
 
 from vseq_assets.completed import completed_sequence_assets
 from vseq_assets.consdb import consdb_visits_asset
+from vseq_resources.config import ArchiveSettings
 from vseq_resources.dagster_resources import ArchiveResource
 
 
@@ -63,6 +64,29 @@ def links_a_browser_refuses(result: ExecuteInProcessResult) -> list[str]:
 def check_results(result: ExecuteInProcessResult) -> dict[str, Any]:
     """Check name -> evaluation of every asset check of a run."""
     return {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+
+
+def file_archive_resource(pg_url: str, db_schema: str, tmp_path: Path) -> ArchiveResource:
+    """An archive in the metadata schema ``db_schema`` and a new ``file://`` store in ``tmp_path``."""
+    store = tmp_path / "archive"
+    store.mkdir()
+    return ArchiveResource(
+        database_url=pg_url,
+        db_schema=db_schema,
+        archive_uri=store.as_uri() + "/",
+        state_dir=str(tmp_path / "state"),
+        migrate=True,
+    )
+
+
+def use_archive_from_environment(monkeypatch: pytest.MonkeyPatch, settings: ArchiveSettings) -> None:
+    """Point the environment (what ``vseqarchive`` and ``load_partition`` read) at ``settings``."""
+    for name in ("VSARCHIVE_PGHOST", "VSARCHIVE_PGDATABASE", "VSARCHIVE_PGUSER", "VSARCHIVE_PGPORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VSEQ_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("VSARCHIVE_PGSCHEMA", settings.schema)
+    monkeypatch.setenv("VSEQ_ARCHIVE_URI", settings.store_uri)
+    monkeypatch.setenv("VSEQ_PRENIGHT_INDEX_URI", settings.index_uri)
 
 
 def index_resource(archive_resource: ArchiveResource, tmp_path: Path) -> ArchiveResource:

@@ -25,7 +25,13 @@ from vseq_resources.dagster_resources import (
 )
 from vseq_tests import downstream_location
 from vseq_tests.assets.conftest import LSSTCAM_VISITS, NIGHT
-from vseq_tests.assets.helpers import index_resource, materialize_night, materialized, prenight_clock
+from vseq_tests.assets.helpers import (
+    index_resource,
+    materialize_night,
+    materialized,
+    prenight_clock,
+    use_archive_from_environment,
+)
 from vseq_tests.tamper import plant_payload
 
 FOLLOWING = "2025-10-17"  # NIGHT + 1: the pre-night partition pre-loaded with NIGHT's visits
@@ -57,12 +63,7 @@ def archived(
     )
     assert completed.success and planned.success
     settings = resource.settings()
-    for name in ("VSARCHIVE_PGHOST", "VSARCHIVE_PGDATABASE", "VSARCHIVE_PGUSER", "VSARCHIVE_PGPORT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("VSEQ_DATABASE_URL", str(settings.database_url))
-    monkeypatch.setenv("VSARCHIVE_PGSCHEMA", settings.schema)
-    monkeypatch.setenv("VSEQ_ARCHIVE_URI", settings.store_uri)
-    monkeypatch.setenv("VSEQ_PRENIGHT_INDEX_URI", settings.index_uri)
+    use_archive_from_environment(monkeypatch, settings)
     monkeypatch.setenv("VSEQ_STATE_DIR", str(settings.state_dir))
     return {
         "completed": materialized(completed, "simonyi", "completed_visits"),

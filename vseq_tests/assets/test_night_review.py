@@ -33,7 +33,7 @@ from vseq_resources.dagster_resources import (
     VseqArchiveIOManager,
 )
 from vseq_resources.readers import ArchiveReader, load_partition
-from vseq_tests.assets.helpers import index_resource, materialized
+from vseq_tests.assets.helpers import index_resource, materialized, use_archive_from_environment
 from vseq_tests.resources.consdb.synthetic import synthetic_night
 
 NIGHT_0 = dt.date(2025, 11, 2)  # completed (synthetic visits), no pre-night simulation
@@ -255,12 +255,7 @@ def test_the_shell_command_prints_the_review(pipeline: dict, monkeypatch: pytest
     from vseq_resources.cli import cli
 
     settings = pipeline["archive"].settings()
-    for name in ("VSARCHIVE_PGHOST", "VSARCHIVE_PGDATABASE", "VSARCHIVE_PGUSER", "VSARCHIVE_PGPORT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("VSEQ_DATABASE_URL", str(settings.database_url))
-    monkeypatch.setenv("VSARCHIVE_PGSCHEMA", settings.schema)
-    monkeypatch.setenv("VSEQ_ARCHIVE_URI", settings.store_uri)
-    monkeypatch.setenv("VSEQ_PRENIGHT_INDEX_URI", settings.index_uri)
+    use_archive_from_environment(monkeypatch, settings)
     first = materialized(pipeline["runs"]["completed", NIGHT_2], "simonyi", "night_review")
     result = CliRunner().invoke(cli, ["night-review", "--telescope", "simonyi", NIGHT_2.strftime("%Y%m%d")])
     assert result.exit_code == 0, result.output

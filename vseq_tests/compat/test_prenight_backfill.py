@@ -35,7 +35,7 @@ from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulation
 from vseq_resources.prenight_index import prenight_index_path
 from vseq_resources.readers import ArchiveReader, load_partition
 from vseq_tests import services
-from vseq_tests.assets.helpers import check_results, materialized
+from vseq_tests.assets.helpers import check_results, file_archive_resource, index_resource, materialized
 
 from .conftest import Production, database_env
 
@@ -54,16 +54,7 @@ OLD_ENOUGH = 4000  # production's readers run on today's clock: no age limit for
 
 @pytest.fixture
 def resource(pg_url: str, db_schema: str, tmp_path: Path) -> ArchiveResource:
-    store = tmp_path / "archive"
-    store.mkdir()
-    return ArchiveResource(
-        database_url=pg_url,
-        db_schema=db_schema,
-        archive_uri=store.as_uri() + "/",
-        prenight_index_uri=(tmp_path / "prenight_index").as_uri() + "/",
-        state_dir=str(tmp_path / "state"),
-        migrate=True,
-    )
+    return index_resource(file_archive_resource(pg_url, db_schema, tmp_path), tmp_path)
 
 
 def _materialize(
