@@ -31,6 +31,7 @@ from vseq_tests.reliability.conftest import BACKFILL_NIGHTS
 from vseq_tests.reliability.support import (
     PYTHON,
     REPO,
+    Paused,
     create_database,
     drop_database,
     start_paused,
@@ -240,6 +241,14 @@ def completed_rows(state: Path, night: str) -> int:
         engine.dispose()
 
 
+def _completed_night_paused_before_upload(env: dict[str, str], tmp_path: Path) -> Paused:
+    """``vseq-nightly`` archiving the completed night, paused before its upload (a database
+    fault can then be made while the run holds its connections)."""
+    return start_paused(
+        nightly("--telescope", "simonyi", "--no-prenight"), "before_upload", tmp_path / "marker", env=env
+    )
+
+
 @pytest.mark.timeout(900)
 def test_database_restart_during_a_run_is_absorbed(
     embedded_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -247,12 +256,7 @@ def test_database_restart_during_a_run_is_absorbed(
     from vseq_resources.embedded import embedded_database_url, stop_embedded_database
 
     state = Path(embedded_env["VSEQ_STATE_DIR"])
-    paused = start_paused(
-        nightly("--telescope", "simonyi", "--no-prenight"),
-        "before_upload",
-        tmp_path / "marker",
-        env=embedded_env,
-    )
+    paused = _completed_night_paused_before_upload(embedded_env, tmp_path)
     before = postmaster_pid(state)
     stop_embedded_database(state)
     embedded_database_url(state)  # started again: every connection of the run's process is dead
@@ -280,12 +284,7 @@ def test_database_down_during_a_run_ends_with_a_summary(
     from vseq_resources.embedded import embedded_database_url, stop_embedded_database
 
     state = Path(embedded_env["VSEQ_STATE_DIR"])
-    paused = start_paused(
-        nightly("--telescope", "simonyi", "--no-prenight"),
-        "before_upload",
-        tmp_path / "marker",
-        env=embedded_env,
-    )
+    paused = _completed_night_paused_before_upload(embedded_env, tmp_path)
     stop_embedded_database(state)
     paused.marker.unlink()
     start = time.monotonic()
