@@ -203,3 +203,33 @@ def test_check_fails_on_tampered_file(
     assert checks["metadata_row_points_at_visits"].passed
     assert uuid.UUID(materialized(rerun, "simonyi", "completed_visits")["uuid"])
 
+
+def test_local_demo_consdb_fills_the_night_a_backfill_asks_for(
+    archive_resource: ArchiveResource, tmp_path: Path
+) -> None:
+    """The local demo ConsDB (embedded server) simulates a past night when its step asks for it."""
+    from vseq_resources.consdb.demo import nights_present
+    from vseq_resources.dagster_resources import LocalConsDBResource
+    from vseq_resources.embedded import stop_embedded_database
+
+    state = tmp_path / "demo_state"
+    night = "2026-01-10"
+    consdb = LocalConsDBResource(state_dir=str(state))
+    try:
+        result = materialize_night("auxtel", night, {"archive": archive_resource, "consdb": consdb})
+        assert result.success
+        consdb_md = materialized(result, "auxtel", "consdb_visits")
+        assert consdb_md["visit_count"] > 0 and consdb_md["empty_night"] is False
+        assert consdb_md["consdb_exposures"] == consdb_md["visit_count"] + 20  # and the calibrations
+        assert materialized(result, "auxtel", "completed_visits")["visit_count"] == consdb_md["visit_count"]
+        assert all(check.passed for check in check_results(result).values())
+        engine = sa.create_engine(consdb.client().engine.url)
+        try:
+            assert nights_present(engine, "latiss", [dt.date.fromisoformat(night)]) == {
+                dt.date.fromisoformat(night): consdb_md["visit_count"]
+            }
+        finally:
+            engine.dispose()
+    finally:
+        consdb.teardown_after_execution(None)  # type: ignore[arg-type]
+        stop_embedded_database(state)
