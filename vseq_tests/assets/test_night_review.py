@@ -25,6 +25,7 @@ from vseq_assets.consdb import consdb_visits_asset
 from vseq_assets.night_review import night_review_asset
 from vseq_assets.prenight import prenight_simulation_assets
 from vseq_assets.prenight_index import prenight_index_asset
+from vseq_resources.consdb import empty_opsim_visits
 from vseq_resources.consdb.local import fill_nights
 from vseq_resources.dagster_resources import (
     ArchiveResource,
@@ -73,6 +74,8 @@ def pipeline(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     archive = index_resource(archive, tmp)
     try:
         fill_nights(engine, "lsstcam", synthetic_night(NIGHT_0.isoformat(), 60, seed=3))
+        # NIGHT_3 is ingested with no visit (weather): its daily calibrations only.
+        fill_nights(engine, "lsstcam", empty_opsim_visits(0), nights=[NIGHT_3])
         resources = {
             "archive": archive,
             "consdb": SqlConsDBResource(url=consdb_url),
