@@ -107,10 +107,10 @@ class NightPlan:
     @property
     def name(self) -> str:
         """The simulation as readers name it: ``<creation dayobs> #<daily id>``, marked when it is
-        a re-simulation (made after the night began, by a backfill: not a prediction)."""
+        a re-simulation (made after the night's dayobs, by a backfill: not a prediction)."""
         name = f"{self.simulation.get('sim_creation_day_obs')} #{self.simulation.get('daily_id')}"
         if "resimulation" in (self.simulation.get("tags") or ()):
-            name += " (re-simulation, made after the night began)"
+            name += " (re-simulation, made after the night)"
         return name
 
 

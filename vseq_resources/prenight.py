@@ -27,7 +27,7 @@ For dayobs D (the afternoon before night D):
    telescope every day. Its ``visitseq_sha256`` is the content hash of that concatenation, so a
    reader who rebuilds it can check it.
 
-A simulation created after its first night began is a re-simulation of the past, archived with
+A simulation created after its first night's dayobs is a re-simulation of the past, archived with
 ``resimulation`` in place of ``prenight``; every simulation records its run and the fingerprint of
 its inputs; a run reuses an archived simulation with the same inputs unless ``resimulate`` is set
 (:mod:`vseq_resources.prenight_runs` defines all three). Everything is written through

@@ -2,7 +2,7 @@
 
 - :func:`read_back_problems`: each simulation's ``visits.h5`` reads back (through the archive,
   which checks the file's SHA-256 first) with the recorded visit count, content hash and tags
-  (``resimulation`` in place of ``prenight`` when it was created after its first night began), and
+  (``resimulation`` in place of ``prenight`` when it was created after its first night's dayobs), and
   its ``sim_runner_kwargs`` say which site data were used (with ``approximate_sky`` when they were
   not the real ones).
 - :func:`order_problems`: the simulated visits start at or after the start of the night's dayobs

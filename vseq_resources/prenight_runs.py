@@ -1,12 +1,15 @@
 """What a pre-night run is, in one place: predictions and re-simulations, run identity, inputs.
 
 **Predictions and re-simulations of the past.** A pre-night simulation is a *prediction* of its
-first night (``first_day_obs``) when it was created before that night began, i.e. before the
-sunset of dayobs ``first_day_obs`` (:func:`night_start`, from the almanac vseq's readers use). A
-simulation created at or after that sunset (a Dagster backfill of a past partition, a re-run of
-a night already under way) is a *re-simulation of the past*: it cannot have been what anyone
-expected of that night, and it must never become the prediction readers return for a later night
-it also covers. So it is archived with the variant's tags except ``prenight``, which is replaced
+first night (``first_day_obs``) when it was created on or before that dayobs, i.e. before the
+observing day of its first night ended (12:00 UTC the next day, after the night's sunrise). A
+simulation created later (a Dagster backfill of a past partition, a re-run of a night that is
+over) is a *re-simulation of the past*: it cannot have been what anyone expected of that night,
+and it must never become the prediction readers return for a later night it also covers. A run
+during its own night (the demo run in the evening, or a re-plan after a fault) is still that
+night's prediction: the night is not over, and a later night it covers was still ahead.
+
+A re-simulation is archived with the variant's tags except ``prenight``, which is replaced
 by :data:`RESIMULATION_TAG` (:func:`archived_tags`): production's readers (rubin-sim's
 ``get_prenight_index``, obsloctap, the briefing), vseq's readers and the index snapshots all
 select pre-night simulations by the ``prenight`` tag, so none of them sees it, for any night.
@@ -38,15 +41,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .dayobs import datetime_of_mjd, dayobs_mjd_start, parse_dayobs
+from .dayobs import dayobs_of, parse_dayobs
 
 PRENIGHT_TAG = "prenight"
 RESIMULATION_TAG = "resimulation"
-"""Replaces ``prenight`` on a simulation created after its first night began."""
+"""Replaces ``prenight`` on a simulation created after its first night's observing day ended."""
 RUN_KEY = "prenight_run"
 """``sim_runner_kwargs`` key: the identity of the pre-night run a simulation belongs to."""
 INPUTS_KEY = "inputs_sha256"
@@ -59,26 +61,10 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def night_start(day_obs: str | int | dt.date) -> dt.datetime:
-    """The sunset that begins the night of dayobs ``day_obs`` (aware, UTC).
-
-    From the almanac of the site data (rubin_sim_data's when ``RUBIN_SIM_DATA_DIR`` holds it,
-    else vseq's astropy almanac), as obsloctap's window uses it.
-    """
-    from .readers.obsloctap import night_bounds
-
-    start = dayobs_mjd_start(parse_dayobs(day_obs))
-    rows = night_bounds(math.floor(start), math.floor(start) + 1)
-    sunsets = [float(s) for s in rows["sunset"] if start <= float(s) < start + 1.0]
-    if len(sunsets) != 1:
-        raise ValueError(f"the almanac has no single sunset in dayobs {day_obs}")
-    return datetime_of_mjd(sunsets[0])
-
-
 def is_resimulation(first_day_obs: str | int | dt.date, creation_time: dt.datetime) -> bool:
     """Whether a simulation starting on ``first_day_obs`` created at ``creation_time`` is a
-    re-simulation of the past: created at or after its first night began."""
-    return creation_time >= night_start(first_day_obs)
+    re-simulation of the past: created after the observing day of its first night ended."""
+    return dayobs_of(creation_time) > parse_dayobs(first_day_obs)
 
 
 def archived_tags(variant_tags: Iterable[str], resimulation: bool) -> list[str]:

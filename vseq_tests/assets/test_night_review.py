@@ -190,7 +190,7 @@ def test_numbers_match_the_visits_tables(pipeline: dict, night: dt.date) -> None
     assert review["planned_visits"] == len(planned)
     assert sims["sequences"]["nominal"] in review["simulation"]
     # Simulated now for a night of 2025: a re-simulation of the past, and named so.
-    assert "(re-simulation, made after the night began)" in review["simulation"]
+    assert "(re-simulation, made after the night)" in review["simulation"]
     assert review["best_variant"] in ("nominal", DELAY)
     bands_md = review["bands"]
     for band, count in observed["band"].value_counts().items():

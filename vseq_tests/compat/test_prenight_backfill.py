@@ -3,7 +3,7 @@
 Tonight's pre-night partition is materialized through Dagster (a real instance, short real
 simulations: half an hour of the first of three nights, two variants), then two past partitions
 are backfilled after it, as a user launching a backfill would. The backfills' simulations are
-re-simulations of the past (created after their first night began), so every reader's answer
+re-simulations of the past (created after their first night's dayobs), so every reader's answer
 for tonight is unchanged: vseq's ``ArchiveReader`` from the database and from the snapshots,
 vseq's obsloctap, ``load_partition`` and the IO manager, the index snapshot of tonight, and
 production's own readers (rubin-sim 2.6.2, in their environment) from the database and from

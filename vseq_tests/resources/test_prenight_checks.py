@@ -53,17 +53,19 @@ def test_a_good_simulation_passes_both(archive: VisitSequenceArchive) -> None:
 
 
 def test_a_resimulation_is_tagged_as_one(archive: VisitSequenceArchive) -> None:
-    """After its night began a simulation is a re-simulation: ``resimulation``, never ``prenight``."""
+    """After its night's dayobs a simulation is a re-simulation: ``resimulation``, never ``prenight``."""
     later = AFTERNOON + dt.timedelta(days=1)
     honest = _record(archive, "nominal", 0.0, ("resimulation", "ideal", "nominal", "approximate_sky"), later)
     problems, _ = read_back_problems(archive, {"nominal": honest.uuid})
-    assert problems == []
+    assert problems == {"nominal": []}
     posing = _record(archive, "nominal", 0.0, ("prenight", "ideal", "nominal", "approximate_sky"), later)
     problems, _ = read_back_problems(archive, {"nominal": posing.uuid})
-    assert problems == [
-        "nominal: a re-simulation of the past tagged prenight",
-        "nominal: tags ['approximate_sky', 'ideal', 'nominal', 'prenight'] lack ['resimulation']",
-    ]
+    assert problems == {
+        "nominal": [
+            "nominal: a re-simulation of the past tagged prenight",
+            "nominal: tags ['approximate_sky', 'ideal', 'nominal', 'prenight'] lack ['resimulation']",
+        ]
+    }
 
 
 def test_each_problem_is_named(archive: VisitSequenceArchive) -> None:
