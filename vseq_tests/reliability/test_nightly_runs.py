@@ -27,6 +27,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from vseq_assets.dagster_instance import PROCESS_TAG
 from vseq_assets.prenight import SIMULATION_POOL
+from vseq_resources import figure_server
 from vseq_tests.reliability.conftest import BACKFILL_NIGHTS
 from vseq_tests.reliability.support import (
     PYTHON,
@@ -68,6 +69,7 @@ def nightly_env(
     }
     monkeypatch.setenv("VSEQ_DAGSTER_PG_URL", dagster_url)
     yield env
+    figure_server.stop(tmp_path / "state")  # started by vseq-nightly for the UI, kept after it
     drop_database(pg_url, dagster_url)
 
 
@@ -211,6 +213,7 @@ def embedded_env(
     for name in ("VSEQ_DATABASE_URL", "VSARCHIVE_PGSCHEMA", "VSEQ_ARCHIVE_URI", "VSEQ_DAGSTER_PG_URL"):
         monkeypatch.delenv(name, raising=False)
     yield {"VSEQ_STATE_DIR": str(state), "VSEQ_CONSDB_URL": consdb_url}
+    figure_server.stop(state)
     stop_embedded_database(state)
 
 
