@@ -9,6 +9,7 @@ nothing is written anywhere (the directory a ``..`` would reach stays absent, no
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -37,13 +38,29 @@ def _one_line_failure(result) -> str:  # type: ignore[no-untyped-def]
     return lines[0]
 
 
+def _target(archive: VisitSequenceArchive, tmp_path: Path) -> tuple[Any, Path]:
+    """A sequence and a notes file to archive next to it."""
+    visits = small_visits("2026-04-10")
+    seq = archive.record_sequence("simulations", visits, label="target", telescope="simonyi")
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"must stay in the store\n")
+    return seq, notes
+
+
+def _archive_file(archive: VisitSequenceArchive, pg_url: str, seq: Any, notes: Path, base: str) -> Any:
+    """``vseqarchive archive-file`` of ``notes`` to ``seq`` with ``--archive-base base``."""
+    return CliRunner().invoke(
+        cli,
+        ["archive-file", str(seq.uuid), str(notes), "notes", "--archive-base", base],
+        env=_env(archive, pg_url),
+    )
+
+
 @pytest.mark.parametrize("how", ["dotdot", "dot", "relative"])
 def test_archive_base_escaping_the_store_is_refused(
     file_archive: VisitSequenceArchive, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    seq = file_archive.record_sequence(
-        "simulations", small_visits("2026-04-10"), label="target", telescope="simonyi"
-    )
+    seq, notes = _target(file_archive, tmp_path)
     store = Path(file_archive.store.base.ospath)
     base = {
         "dotdot": f"{store.as_uri()}/../escape/",
@@ -51,15 +68,8 @@ def test_archive_base_escaping_the_store_is_refused(
         "relative": "escape/",
     }[how]
     monkeypatch.chdir(tmp_path)
-    notes = tmp_path / "notes.txt"
-    notes.write_bytes(b"must not escape\n")
     counts, files = row_counts(file_archive), store_listing(file_archive)
-    result = CliRunner().invoke(
-        cli,
-        ["archive-file", str(seq.uuid), str(notes), "notes", "--archive-base", base],
-        env=_env(file_archive, pg_url),
-    )
-    line = _one_line_failure(result)
+    line = _one_line_failure(_archive_file(file_archive, pg_url, seq, notes, base))
     assert ("relative path" if how == "relative" else "'..' segment") in line, line
     assert not (store.parent / "escape").exists() and not (tmp_path / "escape").exists()
     assert row_counts(file_archive) == counts and store_listing(file_archive) == files
@@ -115,18 +125,9 @@ def test_system_directory_bases_are_refused(
     permissions stopped it; this test runs as root, so nothing but the rule stops it here)."""
     (tmp_path / "etc-link").symlink_to("/etc")
     base = SYSTEM_BASES[case].format(tmp=tmp_path)
-    seq = file_archive.record_sequence(
-        "simulations", small_visits("2026-04-10"), label="target", telescope="simonyi"
-    )
-    notes = tmp_path / "notes.txt"
-    notes.write_bytes(b"not for /etc\n")
+    seq, notes = _target(file_archive, tmp_path)
     counts, files = row_counts(file_archive), store_listing(file_archive)
-    result = CliRunner().invoke(
-        cli,
-        ["archive-file", str(seq.uuid), str(notes), "notes", "--archive-base", base],
-        env=_env(file_archive, pg_url),
-    )
-    line = _one_line_failure(result)
+    line = _one_line_failure(_archive_file(file_archive, pg_url, seq, notes, base))
     assert "system directory" in line and "give a directory of its own" in line, line
     assert not Path("/etc/simonyi").exists() and not Path("/simonyi").exists()
     assert row_counts(file_archive) == counts and store_listing(file_archive) == files
