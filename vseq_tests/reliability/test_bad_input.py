@@ -23,7 +23,9 @@ from dagster import DagsterEventType
 
 from vseq_resources.archive import VisitSequenceArchive
 from vseq_resources.cli import cli
+from vseq_resources.consdb.ingestion import NightIngestion
 from vseq_resources.dagster_resources import ArchiveResource, ConsDBResource
+from vseq_resources.dayobs import parse_dayobs
 from vseq_resources.errors import VseqError
 from vseq_resources.visits import write_visits_h5
 from vseq_tests.assets.helpers import materialize_night
@@ -347,6 +349,10 @@ class BadConsDB(ConsDBResource):
 
     def night_query(self, telescope: str, day_obs: Any) -> str:
         return "SELECT 'bad input test'"
+
+    def night_ingestion(self, telescope: str, day_obs: Any) -> NightIngestion:
+        night = parse_dayobs(day_obs)  # ingested: the broken visits are what it holds
+        return NightIngestion(instrument="lsstcam", day_obs=night, exposures=1, latest_day_obs=night)
 
     def night_opsim_visits(self, telescope: str, day_obs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         frame = _frame(self.case)
