@@ -64,7 +64,11 @@ def test_killed_run_reexecuted_from_failure(
                 for e in result.all_events
                 if e.event_type_value == "ASSET_CHECK_EVALUATION"
             }
-            assert checks == {"visits_file_reads_back": True, "metadata_row_points_at_visits": True}
+            assert checks == {
+                "visits_file_reads_back": True,
+                "metadata_row_points_at_visits": True,
+                "night_has_visits": True,
+            }
 
         (row,) = archive.find_sequences(
             "completed", telescope="simonyi", first_day_obs=NIGHT, last_day_obs=NIGHT
