@@ -163,6 +163,7 @@ def _production_answers(production: Production, pg_url: str, resource: ArchiveRe
     return [*online, *offline]
 
 
+@pytest.mark.full  # four pre-night partitions through Dagster: run with VSEQ_RELIABILITY_FULL=1
 def test_backfilling_past_nights_keeps_tonights_answer(
     production: Production,
     pg_url: str,

@@ -118,6 +118,7 @@ def slot_holders(instance: DagsterInstance) -> tuple[list[str], list[str]]:
     ]
 
 
+@pytest.mark.full  # several vseq-nightly runs simulating: run with VSEQ_RELIABILITY_FULL=1
 @pytest.mark.timeout(1800)
 def test_killed_prenight_run_frees_its_slot_and_waiting_runs_say_why(
     nightly_env: dict[str, str], tmp_path: Path
