@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgb
 
-from vseq_resources import briefing
+from vseq_resources import briefing, figure_style
 from vseq_resources.plausibility import NightPlausibility
 
 LABEL = (
@@ -77,7 +77,7 @@ def test_titles_and_legends_are_inside_the_image(name: str) -> None:
         extent = artist.get_window_extent(renderer)
         assert extent.x0 >= box.x0 - 0.5 and extent.x1 <= box.x1 + 0.5, (name, artist, extent, box)
         assert extent.y0 >= box.y0 - 0.5 and extent.y1 <= box.y1 + 0.5, (name, artist, extent, box)
-    png = briefing._png(figure)
+    png = figure_style.png_bytes(figure)
     assert png.startswith(b"\x89PNG")
 
 
@@ -86,6 +86,6 @@ def test_every_band_is_visible_on_the_sky_map() -> None:
     height, width = image.shape[:2]
     sky = image[:, : int(width * 0.85)]  # the map, without the legend at the right
     for band in ("g", "r", "i"):
-        colour = np.array(to_rgb(briefing._band_color(band)))
+        colour = np.array(to_rgb(figure_style.band_color(band)))
         close = np.abs(sky - colour).max(axis=-1) < 0.02
         assert close.sum() > 200, f"{band}: {close.sum()} pixels of its colour on the map"
