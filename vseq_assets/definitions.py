@@ -6,9 +6,12 @@ together with the jobs, schedules and resources.
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from collections.abc import Mapping
+from typing import Any
 
-from vseq_resources.config import TELESCOPES, ScheduleSettings, Settings
+from dagster import Definitions, ExecutorDefinition, in_process_executor
+
+from vseq_resources.config import TELESCOPES, DagsterSettings, ScheduleSettings, Settings
 
 from .completed import completed_sequence_assets
 from .consdb import consdb_visits_asset
@@ -60,15 +63,30 @@ checks, retries and pools are the same, and runs (schedules, backfills, the two 
 run in parallel, each in its own process, up to the instance's limits."""
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
+def executor_for(settings: DagsterSettings) -> ExecutorDefinition:
+    """The executor ``VSEQ_EXECUTOR`` names: :data:`EXECUTOR` (one machine, the default) or the
+    Celery executor of the distributed mode (:mod:`vseq_assets.celery`), where each step is a task
+    that any worker host may execute."""
+    if settings.executor == "celery":
+        from .celery import celery_executor_definition
+
+        return celery_executor_definition()
+    return EXECUTOR
+
+
+def build_definitions(
+    settings: Settings | None = None, resources: Mapping[str, Any] | None = None
+) -> Definitions:
     """Everything, for ``settings`` (default: the environment, read once now: a bad value fails
-    the loading with one line naming the variable)."""
+    the loading with one line naming the variable). ``resources`` replace the settings' resources
+    of the same keys (a test's short simulations, say)."""
     settings = settings or Settings.from_env()
+    bound = {**build_resources(settings), **(resources or {})}
     return Definitions.merge(
         *(telescope_definitions(telescope, settings.schedule) for telescope in TELESCOPES),
         *(prenight_definitions(telescope, settings.schedule) for telescope in TELESCOPES),
         Definitions(asset_checks=plausibility_checks()),
-        Definitions(resources=build_resources(settings), executor=EXECUTOR),
+        Definitions(resources=bound, executor=executor_for(settings.dagster)),
     )
 
 

@@ -65,6 +65,11 @@ DAGSTER_PG_URL_ENV = "VSEQ_DAGSTER_PG_URL"
 IO_S3_BUCKET_ENV = "VSEQ_IO_S3_BUCKET"
 IO_S3_PREFIX_ENV = "VSEQ_IO_S3_PREFIX"
 S3_ENDPOINT_URL_ENV = "S3_ENDPOINT_URL"
+EXECUTOR_ENV = "VSEQ_EXECUTOR"
+CELERY_BROKER_URL_ENV = "VSEQ_CELERY_BROKER_URL"
+EXECUTORS = ("in_process", "celery")
+"""How a run executes its steps: in the run's own process (one machine, the default) or as Celery
+tasks on the workers of a broker (several hosts: ``docs/deployment.md``, "Distributed mode")."""
 
 DEFAULT_PARTITIONS_START = "2025-04-15"
 """LSSTCam's first photon: the first dayobs partition unless ``VSEQ_PARTITIONS_START`` says otherwise."""
@@ -433,26 +438,44 @@ class ScheduleSettings:
 
 @dataclass(frozen=True)
 class DagsterSettings:
-    """Dagster's storage URL (read by ``dagster.yaml``) and where steps pass tables (S3 or disk)."""
+    """Dagster's storage URL (read by ``dagster.yaml``), where steps pass tables (S3 or disk), and
+    which executor runs the steps (in the run's process, or Celery workers on other hosts)."""
 
     storage_url: str | None = None
     io_s3_bucket: str | None = None
     io_s3_prefix: str = DEFAULT_IO_S3_PREFIX
     s3_endpoint_url: str | None = None
+    executor: str = "in_process"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DagsterSettings:
         """``VSEQ_DAGSTER_PG_URL`` (no password in it), ``VSEQ_IO_S3_BUCKET``,
-        ``VSEQ_IO_S3_PREFIX``, ``S3_ENDPOINT_URL``."""
+        ``VSEQ_IO_S3_PREFIX``, ``S3_ENDPOINT_URL``, ``VSEQ_EXECUTOR`` (``celery`` needs
+        ``VSEQ_CELERY_BROKER_URL`` and ``VSEQ_IO_S3_BUCKET``: a step on another host cannot read
+        the tables an earlier step left on this host's disk)."""
         env = os.environ if environ is None else environ
         storage_url = _value(env, DAGSTER_PG_URL_ENV)
         if storage_url is not None:
             check_url_without_password(storage_url, DAGSTER_PG_URL_ENV)
+        executor = (_value(env, EXECUTOR_ENV) or "in_process").strip().lower().replace("-", "_")
+        if executor not in EXECUTORS:
+            raise ConfigurationError(
+                f"{EXECUTOR_ENV}={env[EXECUTOR_ENV]!r} is not an executor: use in_process or celery"
+            )
+        io_s3_bucket = _value(env, IO_S3_BUCKET_ENV)
+        if executor == "celery":
+            broker = _value(env, CELERY_BROKER_URL_ENV)
+            for name, value in ((CELERY_BROKER_URL_ENV, broker), (IO_S3_BUCKET_ENV, io_s3_bucket)):
+                if value is None:
+                    raise ConfigurationError(
+                        f"{EXECUTOR_ENV}=celery needs {name}: set it (docs/deployment.md, Distributed mode)"
+                    )
         return cls(
             storage_url=storage_url,
-            io_s3_bucket=_value(env, IO_S3_BUCKET_ENV),
+            io_s3_bucket=io_s3_bucket,
             io_s3_prefix=_value(env, IO_S3_PREFIX_ENV) or DEFAULT_IO_S3_PREFIX,
             s3_endpoint_url=_value(env, S3_ENDPOINT_URL_ENV),
+            executor=executor,
         )
 
 

@@ -219,3 +219,31 @@ def test_schedules_follow_the_settings(tmp_path: Path) -> None:
     stopped = build_definitions(Settings.from_env({"VSEQ_STATE_DIR": str(tmp_path)}))
     schedule = stopped.resolve_schedule_def("simonyi_completed_night_schedule")
     assert schedule.cron_schedule == "30 0 * * *" and schedule.default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_executor_chosen_by_the_environment(tmp_path: Path) -> None:
+    """In process by default (README's one-machine mode); Celery, with the workers' own settings,
+    when ``VSEQ_EXECUTOR=celery`` (the distributed mode)."""
+    from vseq_assets.celery import CELERY_CONFIG, worker_config_yaml
+    from vseq_assets.definitions import build_definitions
+
+    base = {"VSEQ_STATE_DIR": str(tmp_path)}
+    one_machine = build_definitions(Settings.from_env(base))
+    assert one_machine.resolve_job_def("simonyi_prenight").executor_def.name == "in_process"
+    distributed = build_definitions(
+        Settings.from_env(
+            {
+                **base,
+                "VSEQ_EXECUTOR": "celery",
+                "VSEQ_CELERY_BROKER_URL": "amqp://guest:guest@broker:5672//",
+                "VSEQ_IO_S3_BUCKET": "io",
+            }
+        )
+    )
+    for job in ("simonyi_prenight", "auxtel_completed_night"):
+        executor = distributed.resolve_job_def(job).executor_def
+        assert executor.name == "vseq_celery_executor"
+    import yaml
+
+    assert yaml.safe_load(worker_config_yaml()) == {"execution": {"config": CELERY_CONFIG}}
+    assert CELERY_CONFIG["broker"] == {"env": "VSEQ_CELERY_BROKER_URL"}  # no password in run records

@@ -226,3 +226,33 @@ def test_the_cli_says_it_in_one_line(tmp_path: Path) -> None:
         assert done.stderr.startswith(f"vseqarchive: error: {expected}") and done.stderr.count("\n") == 1
         assert SECRET not in done.stderr
     assert not (tmp_path / "state").exists()  # refused before anything was started
+
+
+def test_executor_in_process_by_default_celery_when_asked() -> None:
+    assert DagsterSettings.from_env({}).executor == "in_process"
+    env = {
+        "VSEQ_EXECUTOR": "Celery",
+        "VSEQ_CELERY_BROKER_URL": "amqp://guest:guest@broker:5672//",
+        "VSEQ_IO_S3_BUCKET": "io",
+    }
+    assert DagsterSettings.from_env(env).executor == "celery"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VSEQ_EXECUTOR": "k8s"}, "VSEQ_EXECUTOR='k8s' is not an executor: use in_process or celery"),
+        (
+            {"VSEQ_EXECUTOR": "celery", "VSEQ_IO_S3_BUCKET": "io"},
+            "VSEQ_EXECUTOR=celery needs VSEQ_CELERY_BROKER_URL: set it",
+        ),
+        (
+            {"VSEQ_EXECUTOR": "celery", "VSEQ_CELERY_BROKER_URL": "amqp://broker//"},
+            "VSEQ_EXECUTOR=celery needs VSEQ_IO_S3_BUCKET: set it",
+        ),
+    ],
+)
+def test_celery_executor_settings_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        DagsterSettings.from_env(env)
+    assert message in str(raised.value)
