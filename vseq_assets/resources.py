@@ -13,27 +13,39 @@ is set on the resource's fields, so the Dagster UI shows what a run uses; secret
   (``VSEQ_PRENIGHT_*``).
 - ``vseq_archive``: :class:`~vseq_resources.dagster_resources.VseqArchiveIOManager` on the same
   archive, the input manager through which ``night_review`` reads the archived partitions.
-- ``io_manager`` (the ``consdb_visits`` tables passed between steps): Dagster's default, pickles
+- ``io_manager`` (the ``consdb_visits`` tables passed between steps, the only step output that
+  goes through it: every other step reads its inputs from the archive): Dagster's default, pickles
   under ``$DAGSTER_HOME/storage``, unless ``VSEQ_IO_S3_BUCKET`` (+ ``VSEQ_IO_S3_PREFIX``) asks for
-  S3, which a distributed run launcher needs (each run in its own container).
+  Dagster's own ``S3PickleIOManager``, which steps on other hosts need (a run launcher that starts
+  each run in its own container, the Celery executor). Credentials are boto's own
+  (``AWS_ACCESS_KEY_ID``..., a profile or an instance role), the endpoint ``S3_ENDPOINT_URL``.
+  Setting it says that steps may run on other hosts, so settings that keep something on one
+  host's disk (:meth:`~vseq_resources.config.Settings.host_local`) are refused then.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from vseq_resources.config import Settings
+from vseq_resources.config import IO_S3_BUCKET_ENV, Settings
 from vseq_resources.dagster_resources import (
     ArchiveResource,
     VseqArchiveIOManager,
     consdb_resource,
     prenight_resource,
 )
+from vseq_resources.errors import ConfigurationError
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """The resources of ``settings`` (default: read from the environment now)."""
     settings = settings or Settings.from_env()
+    if settings.dagster.io_s3_bucket:
+        local = settings.host_local()
+        if local:
+            raise ConfigurationError(
+                f"{IO_S3_BUCKET_ENV} is set (steps may run on other hosts), but " + "; ".join(local)
+            )
     archive = ArchiveResource.from_settings(settings.archive)
     resources: dict[str, Any] = {
         "archive": archive,

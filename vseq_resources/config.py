@@ -503,3 +503,29 @@ class Settings:
             schedule=ScheduleSettings.from_env(env),
             dagster=DagsterSettings.from_env(env),
         )
+
+    def host_local(self) -> list[str]:
+        """What these settings keep on the disk of the host that runs a step, each as a line
+        naming the variable to set instead: the embedded database, a ``file://`` store or index,
+        the local demo ConsDB (both in the embedded server under ``VSEQ_STATE_DIR``).
+
+        Steps that may run on other hosts (``VSEQ_IO_S3_BUCKET``) need none of these: each
+        worker would have its own, empty one. What a worker keeps under its state directory
+        otherwise (the completed-visits cache, prepared site data) is rebuilt from the archive
+        when missing, and ``TMPDIR`` holds only the files of the running step.
+        """
+        problems = []
+        if self.archive.uses_embedded_database:
+            problems.append(
+                f"the metadata database is the embedded server under {STATE_DIR_ENV}: set "
+                f"{DATABASE_URL_ENV} or VSARCHIVE_PGHOST"
+            )
+        for name, uri in ((ARCHIVE_URI_ENV, self.archive.store_uri), (INDEX_URI_ENV, self.archive.index_uri)):
+            if uri.startswith("file:"):
+                problems.append(f"{name} is on this host's disk ({uri}): set an s3:// URI")
+        if self.consdb.kind == "local":
+            problems.append(
+                f"ConsDB is the local demo database under {STATE_DIR_ENV}: set {CONSDB_URL_ENV} or "
+                f"{CONSDB_REST_URL_ENV}"
+            )
+        return problems

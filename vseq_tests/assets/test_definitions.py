@@ -142,6 +142,42 @@ def test_resources_show_the_settings_they_run_with(tmp_path: Path) -> None:
     assert "consdb-secret-5c1" not in repr(resources)
 
 
+def test_steps_on_other_hosts_use_s3_and_network_services_only(tmp_path: Path) -> None:
+    """``VSEQ_IO_S3_BUCKET`` binds Dagster's S3 pickle IO manager (credentials left to boto) and
+    refuses every setting that would keep something a step needs on one host's disk."""
+    from dagster_aws.s3 import S3PickleIOManager
+
+    network = {
+        "VSEQ_STATE_DIR": str(tmp_path),
+        "VSEQ_DATABASE_URL": "postgresql+psycopg2://writer@db.example:5432/opsim",
+        "VSEQ_ARCHIVE_URI": "s3://rubin:bucket/opsim/vseq/",
+        "VSEQ_PRENIGHT_INDEX_URI": "s3://rubin:bucket/opsim/prenight_index/",
+        "VSEQ_CONSDB_REST_URL": "https://consdb.example/consdb",
+        "VSEQ_IO_S3_BUCKET": "steps-bucket",
+        "S3_ENDPOINT_URL": "http://s3.example:9000",
+    }
+    io_manager = build_resources(Settings.from_env(network))["io_manager"]
+    assert isinstance(io_manager, S3PickleIOManager)
+    assert (io_manager.s3_bucket, io_manager.s3_prefix) == ("steps-bucket", "vseq-dagster-io")
+    assert io_manager.s3_resource.endpoint_url == "http://s3.example:9000"
+    assert io_manager.s3_resource.aws_access_key_id is None  # boto's own variables, read by boto
+    assert "io_manager" not in build_resources(Settings.from_env({"VSEQ_STATE_DIR": str(tmp_path)}))
+
+    without_index = {k: v for k, v in network.items() if k != "VSEQ_PRENIGHT_INDEX_URI"}
+    with pytest.raises(ConfigurationError) as refused:
+        build_resources(Settings.from_env(without_index))
+    assert str(refused.value) == (
+        f"VSEQ_IO_S3_BUCKET is set (steps may run on other hosts), but VSEQ_PRENIGHT_INDEX_URI is on "
+        f"this host's disk ({tmp_path.as_uri()}/prenight_index/): set an s3:// URI"
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        build_resources(Settings.from_env({"VSEQ_STATE_DIR": str(tmp_path), "VSEQ_IO_S3_BUCKET": "steps"}))
+    message = str(refused.value)
+    assert "\n" not in message and message.count("; ") == 3
+    for named in ("embedded server", "VSEQ_ARCHIVE_URI is on", "INDEX_URI is on", "local demo database"):
+        assert named in message
+
+
 def test_a_bad_variable_fails_the_definitions_once_clearly(tmp_path: Path) -> None:
     """Loading the definitions as Dagster does: the error names the variable and the fix."""
     env = dict(os.environ, VSEQ_STATE_DIR=str(tmp_path), VSEQ_PRENIGHT_NIGHTS="three")
