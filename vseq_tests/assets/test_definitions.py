@@ -142,6 +142,15 @@ def test_resources_show_the_settings_they_run_with(tmp_path: Path) -> None:
     assert "consdb-secret-5c1" not in repr(resources)
 
 
+NETWORK_SERVICES = {
+    "VSEQ_DATABASE_URL": "postgresql+psycopg2://writer@db.example:5432/opsim",
+    "VSEQ_ARCHIVE_URI": "s3://rubin:bucket/opsim/vseq/",
+    "VSEQ_PRENIGHT_INDEX_URI": "s3://rubin:bucket/opsim/prenight_index/",
+    "VSEQ_CONSDB_REST_URL": "https://consdb.example/consdb",
+}
+"""Settings with nothing on a host's disk: what steps on other hosts need (``VSEQ_IO_S3_BUCKET``)."""
+
+
 def test_steps_on_other_hosts_use_s3_and_network_services_only(tmp_path: Path) -> None:
     """``VSEQ_IO_S3_BUCKET`` binds Dagster's S3 pickle IO manager (credentials left to boto) and
     refuses every setting that would keep something a step needs on one host's disk."""
@@ -149,10 +158,7 @@ def test_steps_on_other_hosts_use_s3_and_network_services_only(tmp_path: Path) -
 
     network = {
         "VSEQ_STATE_DIR": str(tmp_path),
-        "VSEQ_DATABASE_URL": "postgresql+psycopg2://writer@db.example:5432/opsim",
-        "VSEQ_ARCHIVE_URI": "s3://rubin:bucket/opsim/vseq/",
-        "VSEQ_PRENIGHT_INDEX_URI": "s3://rubin:bucket/opsim/prenight_index/",
-        "VSEQ_CONSDB_REST_URL": "https://consdb.example/consdb",
+        **NETWORK_SERVICES,
         "VSEQ_IO_S3_BUCKET": "steps-bucket",
         "S3_ENDPOINT_URL": "http://s3.example:9000",
     }
@@ -270,6 +276,7 @@ def test_executor_chosen_by_the_environment(tmp_path: Path) -> None:
         Settings.from_env(
             {
                 **base,
+                **NETWORK_SERVICES,
                 "VSEQ_EXECUTOR": "celery",
                 "VSEQ_CELERY_BROKER_URL": "amqp://guest:guest@broker:5672//",
                 "VSEQ_IO_S3_BUCKET": "io",
