@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import logging
 import multiprocessing
 import os
 import pickle
@@ -52,6 +53,18 @@ RUBIN_SCHEDULER_TELESCOPES = {"simonyi": "rubin", "auxtel": "auxtel"}
 REWARD_TABLES = ("rewards", "obs_rewards")
 DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 """Variants simulated at once: the two cores of the deployment machine (fewer if there are fewer)."""
+
+log = logging.getLogger(__name__)
+
+
+def variant_processes(workers: int, n_variants: int) -> int:
+    """How many variants run at once: ``workers``, at most one per variant, and one (in this
+    process) when this process is daemonic. Python forbids a daemonic process to start processes,
+    and Celery's prefork workers run each task, a Dagster step with the Celery executor, in a
+    daemonic child; the step then simulates its variants one after the other instead of failing."""
+    if multiprocessing.current_process().daemon:
+        return 1
+    return min(workers, n_variants)
 
 
 @dataclass
@@ -191,12 +204,15 @@ def run_simulations(
                 on_result(result)
             results.append(result)
 
-        if workers == 1 or len(variants) == 1:
+        processes = variant_processes(workers, len(variants))
+        if processes < min(workers, len(variants)):
+            log.info("daemonic process (a Celery worker's): simulating one variant at a time")
+        if processes == 1:
             for variant in variants:
                 finish(_simulate_variant(task, variant))
         else:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(workers, len(variants)), mp_context=context) as pool:
+            with ProcessPoolExecutor(processes, mp_context=context) as pool:
                 futures = [pool.submit(_simulate_variant, task, variant) for variant in variants]
                 for future in futures:
                     finish(future.result())

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 
 import pandas as pd
 import pytest
 
 from vseq_resources.errors import InvalidInputError
 from vseq_resources.simulation import DEFAULT_VARIANTS, SiteData, run_simulation
+from vseq_resources.simulation.runner import variant_processes
 from vseq_resources.simulation.variants import DELAY_60, NOMINAL
 
 from .conftest import DAY_OBS
@@ -24,6 +26,14 @@ def test_default_variants_mirror_production() -> None:
     assert [v.name for v in DEFAULT_VARIANTS if "nominal" in v.tags] == ["nominal"]
     assert any(v.delay_minutes > 0 for v in DEFAULT_VARIANTS)
     assert any(v.seeing_fwhm_500 for v in DEFAULT_VARIANTS)
+
+
+def test_variants_run_in_process_inside_a_daemonic_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Celery prefork worker runs a step in a daemonic process (billiard sets the flag Python
+    checks), which may not start processes: the variants then run one at a time there."""
+    assert (variant_processes(2, 3), variant_processes(2, 1), variant_processes(1, 3)) == (2, 1, 1)
+    monkeypatch.setattr(multiprocessing.current_process(), "daemon", True)
+    assert variant_processes(2, 3) == 1
 
 
 def test_short_nominal_run(site_data: SiteData, site_data_dir) -> None:
