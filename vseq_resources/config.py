@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -463,6 +464,13 @@ class DagsterSettings:
                 f"{EXECUTOR_ENV}={env[EXECUTOR_ENV]!r} is not an executor: use in_process or celery"
             )
         io_s3_bucket = _value(env, IO_S3_BUCKET_ENV)
+        if io_s3_bucket is not None and not re.fullmatch(r"[a-zA-Z0-9.\-_]{1,255}", io_s3_bucket):
+            # boto, under Dagster's S3 IO manager, refuses it at the first step otherwise.
+            raise ConfigurationError(
+                f"{IO_S3_BUCKET_ENV}={io_s3_bucket!r} is not a bucket name boto accepts: give the plain "
+                f"name (no Ceph tenant prefix: the credentials' own tenant is used; a path goes in "
+                f"{IO_S3_PREFIX_ENV})"
+            )
         if executor == "celery":
             broker = _value(env, CELERY_BROKER_URL_ENV)
             for name, value in ((CELERY_BROKER_URL_ENV, broker), (IO_S3_BUCKET_ENV, io_s3_bucket)):

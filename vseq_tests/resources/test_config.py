@@ -238,6 +238,15 @@ def test_executor_in_process_by_default_celery_when_asked() -> None:
     assert DagsterSettings.from_env(env).executor == "celery"
 
 
+def test_io_bucket_is_a_plain_bucket_name() -> None:
+    """Dagster's S3 IO manager goes through boto, which refuses a Ceph tenant prefix."""
+    assert DagsterSettings.from_env({"VSEQ_IO_S3_BUCKET": "rubin-io.2"}).io_s3_bucket == "rubin-io.2"
+    for bucket in ("rubin:rubin-scheduler-prenight", "bucket/steps"):
+        with pytest.raises(ConfigurationError) as raised:
+            DagsterSettings.from_env({"VSEQ_IO_S3_BUCKET": bucket})
+        assert str(raised.value).startswith(f"VSEQ_IO_S3_BUCKET={bucket!r} is not a bucket name boto accepts")
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
