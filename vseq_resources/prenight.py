@@ -252,6 +252,12 @@ def record_mixed(
     )
 
 
+HOST_SITE_DATA_KEYS = ("rubin_sim_data_dir",)
+"""Keys of a site data description that say where a host keeps the data, not what they are (the
+``versions`` say that): left out of the inputs, so that workers mounting ``rubin_sim_data`` at
+different paths reuse each other's simulations."""
+
+
 def simulation_inputs(
     telescope: str,
     night: dt.date,
@@ -281,7 +287,7 @@ def simulation_inputs(
             "seeing_fwhm_500": variant.seeing_fwhm_500,
         },
         "rubin_scheduler": scheduler_version,
-        "site_data": site_data,
+        "site_data": {key: value for key, value in site_data.items() if key not in HOST_SITE_DATA_KEYS},
     }
 
 
