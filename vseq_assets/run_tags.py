@@ -3,10 +3,10 @@
 Runs of vseq's jobs (schedules, ``vseq-nightly``, backfills launched from a job's page) carry
 the job's tags ``vseq/telescope`` and ``vseq/family``. A backfill launched from an asset's page
 runs in Dagster's hidden ``__ASSET_JOB`` with only the backfill's tags (Dagster 1.13 has no way
-to give an asset's runs tags of their own, nor to make that backfill use a named job; see
-``docs/deployment.md``, "Backfills from the UI"). Each vseq step therefore adds the two tags to
-its run when they are missing, so that the Runs page filters such runs by telescope and family
-as well.
+to give an asset's runs tags of their own, nor, short of renaming vseq's jobs, to make that
+backfill use a named job; see ``docs/deployment.md``, "Backfills from the UI"). Each vseq step
+therefore adds the two tags to its run when they are missing, so that the Runs page filters such
+runs by telescope and family as well (``vseq_tests/assets/test_ui_backfill.py``).
 """
 
 from __future__ import annotations
