@@ -303,7 +303,8 @@ def build(engine: sa.Engine, url: str, n: int, production: str, adopted: str) ->
             for table in ANALYZED:
                 conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
         conn.exec_driver_sql(f'SET search_path TO "{adopted}"')
-        conn.exec_driver_sql("VACUUM ANALYZE simulation_tag_spans")
+        for table in ("simulation_tag_spans", "simulations_extra_columns"):
+            conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
     took["analyze"] = time.perf_counter() - started
     rows = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     print(
@@ -336,9 +337,9 @@ def probes(engine: sa.Engine) -> tuple[dt.date, int, uuid.UUID]:
     return day, count // 2 + 1, sim
 
 
-def prepare_size(url: str, n: int, reuse: bool, only: list[str]) -> dict[str, Any]:
+def prepare_size(url: str, n: int, reuse: bool, only: list[str], prefix: str) -> dict[str, Any]:
     """Build (or reuse) both schemas of one size and the questions asked of them."""
-    production, adopted = f"{SCHEMA_PREFIX}_prod_{n}", f"{SCHEMA_PREFIX}_adopted_{n}"
+    production, adopted = f"{prefix}_prod_{n}", f"{prefix}_adopted_{n}"
     print(f"\n== {n:,} simulations ==", flush=True)
     admin = sa.create_engine(url)
     if reuse:
@@ -549,6 +550,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
     parser.add_argument("--reuse", action="store_true", help="time schemas kept by an earlier --keep run")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--schema-prefix",
+        default=SCHEMA_PREFIX,
+        help="name the schemas <prefix>_prod_<size> and <prefix>_adopted_<size> (runs beside each other)",
+    )
     parser.add_argument("--only", nargs="+", default=[], help="time only the questions naming these words")
     args = parser.parse_args()
     url = services.postgres_server_url(Path(tempfile.mkdtemp(prefix="vseq-bench-pg-", dir="/var/tmp")))
@@ -561,7 +567,7 @@ def main() -> None:
     print(f"newest night {NIGHT}, past night {PAST_NIGHT}, {TELESCOPE}, now {NOW}")
     print(f"load average at start {os.getloadavg()}, {os.cpu_count()} CPUs", flush=True)
     started, cpu = time.perf_counter(), time.process_time()
-    prepared = [prepare_size(url, n, args.reuse, args.only) for n in args.sizes]
+    prepared = [prepare_size(url, n, args.reuse, args.only, args.schema_prefix) for n in args.sizes]
     try:
         timing_load = os.getloadavg()
         time_all(prepared, args.reps)

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from . import schema as s
 from .access import DatabaseAccess
-from .annotations import not_check_failed
+from .annotations import NOT_CHECK_FAILED_SQL
+from .simulation_queries import MAX_SPAN_CLASS, UNBOUNDED_CLASS, span_class
 from .values import as_day, plain
 
 DayLike = str | int | dt.date
@@ -51,31 +52,46 @@ class CompletedSequences(DatabaseAccess):
         return self.newest_completed_by_night(telescope, day, day).get(day)
 
 
-def _newest_by_night_query(telescope: str, first: dt.date | None, last: dt.date) -> sa.Select:
-    c, checksums = s.completed, s.file_checksums
-    stored = sa.and_(
-        c.c.telescope == telescope, c.c.visitseq_url.is_not(None), not_check_failed(c.c.visitseq_uuid)
-    )
-    start: sa.ColumnElement[Any]
-    if first is None:
-        earliest = c.alias("earliest")
-        start = (
-            sa.select(sa.func.min(earliest.c.first_day_obs))
-            .where(earliest.c.telescope == telescope, earliest.c.visitseq_url.is_not(None))
-            .scalar_subquery()
-        )
-    else:
-        start = sa.cast(sa.literal(first), sa.Date)
-    days = sa.func.generate_series(start, sa.cast(sa.literal(last), sa.Date), sa.text("INTERVAL '1 day'"))
-    nights = sa.select(sa.cast(days.column_valued("day"), sa.Date).label("night")).subquery("nights")
-    covers = sa.and_(c.c.first_day_obs <= nights.c.night, c.c.last_day_obs >= nights.c.night)
-    return (
-        sa.select(nights.c.night, *c.c, checksums.c.file_sha256.label("visits_sha256"))
-        .select_from(nights.join(c, covers).outerjoin(checksums, checksums.c.file_url == c.c.visitseq_url))
-        .where(stored)
-        .distinct(nights.c.night)
-        .order_by(nights.c.night, c.c.creation_time.desc(), c.c.visitseq_uuid)
-    )
+def _newest_by_night_query(telescope: str, first: dt.date | None, last: dt.date) -> sa.TextClause:
+    """The newest stored, never-failed completed sequence of each night ``first``..``last``.
+
+    The sequences that can cover a night of the range are read through the span-class index of
+    ``completed`` (revision 0007; see :mod:`.simulation_queries`): for each class, those starting
+    at most ``2^c - 1`` nights before ``first`` and ending on or after it, so the work follows the
+    sequences overlapping the range, not the archive. A schema without that index answers the same.
+    """
+    columns = ", ".join(f"o.{c.name}" for c in s.completed.c)
+    sql = f"""
+WITH bounds AS (
+    SELECT COALESCE(CAST(:first AS DATE), (
+        SELECT MIN(e.first_day_obs) FROM completed AS e
+        WHERE e.telescope = :telescope AND e.visitseq_url IS NOT NULL
+    )) AS first
+),
+overlapping AS MATERIALIZED (
+    SELECT w.* FROM bounds AS b CROSS JOIN GENERATE_SERIES(0, {MAX_SPAN_CLASS}) AS k (c)
+    CROSS JOIN LATERAL (
+        SELECT w.* FROM completed AS w
+        WHERE w.telescope = :telescope AND {span_class("w")} = k.c
+            AND w.first_day_obs BETWEEN (
+                CASE WHEN k.c < {UNBOUNDED_CLASS} THEN b.first - ((1 << k.c) - 1) ELSE DATE '-infinity' END
+            ) AND CAST(:last AS DATE)
+            AND w.last_day_obs >= b.first AND w.visitseq_url IS NOT NULL
+        OFFSET 0
+    ) AS w
+),
+nights AS (
+    SELECT CAST(g.d AS DATE) AS night FROM bounds AS b
+    CROSS JOIN GENERATE_SERIES(b.first, CAST(:last AS DATE), INTERVAL '1 day') AS g (d)
+)
+SELECT DISTINCT ON (n.night) n.night, {columns}, fc.file_sha256 AS visits_sha256
+FROM nights AS n
+JOIN overlapping AS o ON o.first_day_obs <= n.night AND o.last_day_obs >= n.night
+LEFT JOIN file_checksums AS fc ON fc.file_url = o.visitseq_url
+WHERE {NOT_CHECK_FAILED_SQL.replace("m.visitseq_uuid", "o.visitseq_uuid")}
+ORDER BY n.night, o.creation_time DESC, o.visitseq_uuid
+"""
+    return sa.text(sql).bindparams(telescope=telescope, first=first, last=last)
 
 
 def _answer(row: Any) -> dict[str, Any]:

@@ -41,6 +41,8 @@ PRIVILEGES_FROM = {
     "simulation_days": "simulations",
     "simulation_tag_spans": "simulations",
     "accumulated_stats": "nightly_stats",
+    "simulations_extra_columns": "simulations",
+    "simulation_unnumbered_days": "simulations",
 }
 """Each table vseq adds, and the reference table whose privileges it gets (same purpose)."""
 ADOPTION_NOTE = (

@@ -359,6 +359,48 @@ class and creation time (revision 0007), kept in step by triggers on ``tags``, `
 to the answer; queries take only candidates from it and re-check them on the reference tables.
 """
 
+simulations_extra_columns = Table(
+    "simulations_extra_columns",
+    metadata,
+    Column("visitseq_uuid", UUID(as_uuid=True), primary_key=True),
+    Column("tags", JSONB, nullable=False),
+    Column("sim_creation_day_obs", DATE),
+    Column("daily_id", BIGINT),
+    Column("telescope", TEXT),
+    Column("first_day_obs", DATE),
+    Column("last_day_obs", DATE),
+    Column("creation_time", TIMESTAMP(timezone=True)),
+    Index(
+        "simulations_extra_columns_tags_idx",
+        "tags",
+        postgresql_using="gin",
+        postgresql_ops={"tags": "jsonb_path_ops"},
+    ),
+    Index("simulations_extra_columns_number_idx", "daily_id", "sim_creation_day_obs"),
+    Index("simulations_extra_columns_day_idx", "sim_creation_day_obs"),
+    Index("simulations_extra_columns_creation_idx", "telescope", "creation_time"),
+)
+"""vseq's own (revision 0009): the columns of ``simulations_extra`` that production's readers
+filter on, stored so that their filters are index scans the planner can estimate. ``tags``: the
+sequence's tags as the view shows them (a sorted JSONB array), for every tagged sequence and
+numbered simulation, GIN-indexed (``tags @> '[...]'``); ``sim_creation_day_obs`` and ``daily_id``:
+the simulation's UTC creation dayobs and number (NULL for sequences that are not numbered
+simulations), written only by a transaction that saw every simulation of the day, with copies of the
+simulation's telescope, nights and creation time (the view's other filtered columns). Kept by
+triggers on ``tags``, ``simulations`` and ``visitseq``.
+"""
+
+simulation_unnumbered_days = Table(
+    "simulation_unnumbered_days",
+    metadata,
+    Column("sim_creation_day_obs", DATE, nullable=False),
+    Index("simulation_unnumbered_days_idx", "sim_creation_day_obs"),
+)
+"""vseq's own: days whose stored numbers may be out of date (a writer could not number the day
+without waiting for another; revision 0009). ``simulations_extra`` numbers these days by a window;
+the next writer of the day that can number it clears them. Not unique, so marking never waits.
+"""
+
 accumulated_stats = Table(
     "accumulated_stats",
     metadata,
@@ -376,7 +418,14 @@ night's. vseq therefore keeps ``nightly_stats`` to per-night rows (``accumulated
 cumulative ones here, where no reference query looks.
 """
 
-VSEQ_TABLES = ("file_checksums", "simulation_days", "simulation_tag_spans", "accumulated_stats")
+VSEQ_TABLES = (
+    "file_checksums",
+    "simulation_days",
+    "simulation_tag_spans",
+    "accumulated_stats",
+    "simulations_extra_columns",
+    "simulation_unnumbered_days",
+)
 """Tables vseq adds to the reference schema (absent from a schema the reference created)."""
 
 VISITSEQ_TABLES: dict[str, Table] = {t.name: t for t in (visitseq, simulations, completed, mixedvisitseq)}
