@@ -1,0 +1,31 @@
+"""The cluster of the distributed tests (hosts, services, daemon, workers), removed afterwards."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vseq_tests import services
+from vseq_tests.distributed import hosts
+from vseq_tests.distributed.cluster import Cluster
+
+COMPLETED_NIGHTS = tuple(f"2025-10-{day:02d}" for day in range(1, 7))
+PRENIGHT_NIGHTS = tuple(f"2025-10-{day:02d}" for day in range(2, 8))
+"""Six pre-night partitions of one telescope and the six completed nights they pre-load (each
+pre-night partition D depends on the completed night D-1)."""
+
+
+@pytest.fixture
+def cluster(pg_url: str, s3_server: services.S3Server) -> Iterator[Cluster]:
+    missing = hosts.available()
+    if missing:
+        pytest.skip(f"the distributed tests make network namespaces: {missing}")
+    workdir = Path(tempfile.mkdtemp(prefix="vseq-dist-", dir="/var/tmp"))
+    made = Cluster(workdir, pg_url, s3_server, COMPLETED_NIGHTS, workers=2)
+    try:
+        yield made
+    finally:
+        made.close()
