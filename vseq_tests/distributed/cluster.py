@@ -261,6 +261,16 @@ class Cluster:
             out[key] = round((record.end_time or 0) - (record.start_time or 0), 1)
         return out
 
+    def run_failure(self, run_id: str) -> str:
+        """The messages of a failed run's failure events (what the UI shows for it)."""
+        from dagster import DagsterEventType
+
+        messages = []
+        for kind in (DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE):
+            for record in self.instance().all_logs(run_id, of_type=kind):
+                messages.append(record.message or record.dagster_event.message or "")
+        return " | ".join(m for m in messages if m)
+
     def step_hosts(self, run_ids: Iterable[str]) -> list[tuple[str, str, str, float]]:
         """(run id, step key, Celery worker name, timestamp) of every step execution a worker began."""
         from dagster import DagsterEventType

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,3 +30,4 @@ def cluster(pg_url: str, s3_server: services.S3Server) -> Iterator[Cluster]:
         yield made
     finally:
         made.close()
+    shutil.rmtree(workdir)  # only after a pass: a failure leaves the hosts' logs in workdir/logs

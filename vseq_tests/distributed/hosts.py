@@ -221,7 +221,7 @@ class Network:
     def close(self) -> None:
         """Stop every process on every host and every forward, delete namespaces and links."""
         for host in self.hosts.values():
-            host.stop(grace=10)
+            host.stop(grace=3)
             if host.anchor is not None:
                 host.anchor.kill()
                 host.anchor.wait()

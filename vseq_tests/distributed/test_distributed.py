@@ -28,7 +28,8 @@ from vseq_resources.readers import load_partition
 out = {}
 for night in NIGHTS:
     visits = load_partition("simonyi/prenight_sims", night)
-    out[night] = [len(visits), str(visits.attrs.get("visitseq_uuid"))]
+    runs = load_partition("simonyi/prenight_metadata", night)
+    out[night] = [len(visits), sorted(str(uuid) for uuid in runs.index)]
 print(json.dumps(out))
 """
 
@@ -81,7 +82,57 @@ def test_backfill_spread_over_two_workers(cluster: Cluster) -> None:
 
     # Readable from a host that took no part: vseq's reader, from the database and the store.
     read = cluster.read_from(cluster.reader, f"NIGHTS = {json.dumps(PRENIGHT_NIGHTS)}\n{READ_PARTITIONS}")
-    uuids = {str(row["uuid"]) for row in _archived(cluster, "simulations")}
-    assert set(read) == set(PRENIGHT_NIGHTS)
+    archived = {
+        row["first_day_obs"].isoformat(): str(row["visitseq_uuid"])
+        for row in _archived(cluster, "simulations")
+    }
+    assert {night: uuids for night, (_, uuids) in read.items()} == {n: [u] for n, u in archived.items()}
     assert all(count > 0 for count, _ in read.values()), read
-    assert {uuid for _, uuid in read.values()} == uuids
+
+
+def _first_simulation_step(cluster: Cluster, backfill_id: str, timeout: float = 900) -> tuple[str, str, str]:
+    """(run id, step key, worker host) of the first pre-night simulation step a worker began."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        began = cluster.step_hosts(run.run_id for run in cluster.runs(backfill_id))
+        for run_id, key, name, _ in sorted(began, key=lambda b: b[3]):
+            if key.endswith("prenight_simulations"):
+                return run_id, key, worker_of(name)
+        time.sleep(0.2)
+    raise TimeoutError("no pre-night simulation step began")
+
+
+@pytest.mark.full
+def test_worker_killed_mid_step_loses_nothing(cluster: Cluster) -> None:
+    """SIGKILL of a worker host's processes while it simulates a partition: the broker hands the
+    step to the other worker (acknowledged late) or the run fails saying why; nothing is lost,
+    and the backfill run again completes every partition once."""
+    cluster.wait(cluster.backfill(f"{TELESCOPE}_completed_night", COMPLETED_NIGHTS), len(COMPLETED_NIGHTS))
+    prenight = cluster.backfill(f"{TELESCOPE}_prenight", PRENIGHT_NIGHTS)
+    run_id, step, victim = _first_simulation_step(cluster, prenight)
+    next(host for host in cluster.workers if host.name == victim).kill()  # mid-step: it simulates
+    runs = cluster.wait(prenight, len(PRENIGHT_NIGHTS))
+
+    killed_run = next(run for run in runs if run.run_id == run_id)
+    executions = [worker_of(name) for rid, key, name, _ in cluster.step_hosts([run_id]) if key == step]
+    if killed_run.status == DagsterRunStatus.SUCCESS:
+        # The step was retried elsewhere: begun on the victim, finished on the survivor.
+        assert executions[0] == victim and executions[-1] != victim, executions
+    else:
+        assert killed_run.status == DagsterRunStatus.FAILURE
+        failure = cluster.run_failure(run_id)
+        print(f"the killed run failed: {failure}")
+        assert failure, "a failed run must say why"
+    others = [run for run in runs if run.run_id != run_id]
+    assert all(run.status == DagsterRunStatus.SUCCESS for run in others), [
+        (r.run_id, r.status) for r in others
+    ]
+
+    # The backfill again, on the surviving worker: every partition complete, none twice.
+    again = cluster.wait(cluster.backfill(f"{TELESCOPE}_prenight", PRENIGHT_NIGHTS), len(PRENIGHT_NIGHTS))
+    assert all(run.status == DagsterRunStatus.SUCCESS for run in again), [(r.run_id, r.status) for r in again]
+    simulated = sorted(row["first_day_obs"].isoformat() for row in _archived(cluster, "simulations"))
+    assert simulated == list(PRENIGHT_NIGHTS)
+    report = _verify(cluster)
+    print(f"verify after the kill: ok={report.ok}, orphans={len(report.orphans)}")
+    assert report.ok, report
