@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -126,6 +127,7 @@ def measure(
         return figures
     finally:
         cluster.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
