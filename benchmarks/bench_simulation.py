@@ -15,12 +15,14 @@ Measured:
 - a default pre-night partition's simulations (issue 16): 3 variants (nominal, delay_60,
   seeing_1.2) x 3 nights from the dark night, rewards recorded, after pre-loading two nights of
   synthetic completed visits; first as before (variants one after the other in this process,
-  rubin_scheduler's own mask padding: the baseline, measured in the same run), then as a
-  partition now runs them (:data:`~vseq_resources.simulation.runner.DEFAULT_WORKERS` worker
-  processes, :mod:`vseq_resources.simulation.grow_mask`). Wall time, CPU time of this process
+  rubin_scheduler's own mask padding and reward tables: the baseline, measured in the same
+  run), then as a partition now runs them (a worker process per variant, up to
+  :data:`~vseq_resources.simulation.runner.DEFAULT_WORKERS`; :mod:`vseq_resources.simulation.grow_mask`
+  and :mod:`vseq_resources.simulation.reward_tables`). Wall time, CPU time of this process
   and of its worker processes, the load average before and after, where the time went (site
-  data, configuration and pre-load, each variant), and a check that both simulated exactly the
-  same visits. ``--partition-only`` runs just this;
+  data, configuration and pre-load, each variant's wall and CPU time), the wall time each would
+  take on an idle 2-core machine computed from the CPU times (:func:`_idle_wall`), and a check
+  that both simulated exactly the same visits and rewards. ``--partition-only`` runs just this;
 - pre-loading 200 000 synthetic completed visits spread over the year before the night: with
   rubin_scheduler's own ``CoreScheduler.add_observations_array`` (the reference, before vseq's
   fix; skipped with ``--no-reference``) and with vseq's path (:mod:`vseq_resources.simulation.preload`);
@@ -149,21 +151,23 @@ def partition(night: dt.date) -> None:
                     site_data_dir=tmp,
                     record_rewards=True,
                     workers=workers,
-                    fast_masks=fast,
+                    fast=fast,
                 )
             wall = time.perf_counter() - wall
             own_after, children_after = _cpu_seconds()
             runs[name] = results
+            here, in_workers = own_after - own, children_after - children
             variants = ", ".join(
-                f"{r.variant.name} {r.timings['simulation_seconds']:.1f} s ({len(r.observations)} visits)"
+                f"{r.variant.name} {r.timings['simulation_seconds']:.1f} s wall "
+                f"{r.timings['simulation_cpu_seconds']:.1f} s CPU ({len(r.observations)} visits)"
                 for r in results
             )
             print(
-                f"partition {name:<8} (workers={workers}, fast_masks={fast}): {wall:6.1f} s wall, "
-                f"CPU {own_after - own:6.1f} s here + {children_after - children:6.1f} s in workers; "
+                f"partition {name:<8} (workers={workers}, fast={fast}): {wall:6.1f} s wall, "
+                f"CPU {here:6.1f} s here + {in_workers:6.1f} s in workers = {here + in_workers:6.1f} s; "
                 f"load {load:.2f} -> {os.getloadavg()[0]:.2f}\n    pre-load "
-                f"{results[0].timings['preload_seconds']:.2f} s; per variant (wall, in its process): "
-                f"{variants}",
+                f"{results[0].timings['preload_seconds']:.2f} s; per variant (in its process): {variants}\n"
+                f"    idle 2-core wall estimate: {_idle_wall(here, in_workers, results, workers):.1f} s",
                 flush=True,
             )
     for old, new in zip(runs["baseline"], runs["now"], strict=True):
@@ -172,6 +176,31 @@ def partition(night: dt.date) -> None:
         for key in ("reward_df", "obs_rewards"):
             pd.testing.assert_frame_equal(_simulated(old.rewards[key]), _simulated(new.rewards[key]))
     print("partition: both ways simulated identical visits and rewards for every variant", flush=True)
+
+
+def _idle_wall(here: float, in_workers: float, results: list, workers: int, cores: int = 2) -> float:
+    """The wall time the run would take on an idle machine of ``cores`` cores, from CPU times.
+
+    This process's CPU (configuration, pre-load, pickling, collecting results) counts as serial.
+    In one process, wall = CPU. With worker processes, each variant's worker costs its variant's
+    CPU plus an equal share of the workers' CPU outside the variants (imports, unpickling); at
+    most ``cores`` run at a time; with one variant per worker and more workers than cores the
+    operating system shares the cores, so they end when the total is done on ``cores`` cores, or
+    when the busiest one ends if that is later. With fewer workers than variants each worker's
+    variants are summed (the pool gives the next variant to the first free worker: in variant
+    order, the first ``workers`` variants start at once).
+    """
+    if workers == 1 or len(results) == 1:
+        return here + in_workers
+    variant_cpu = [r.timings["simulation_cpu_seconds"] for r in results]
+    overhead = (in_workers - sum(variant_cpu)) / min(workers, len(results))
+    loads = [0.0] * min(workers, len(results))
+    for cpu in variant_cpu:  # each next variant to the worker that is free first
+        loads[loads.index(min(loads))] += cpu
+    per_worker = [load + overhead for load in loads]
+    if len(per_worker) <= cores:
+        return here + max(per_worker)
+    return here + max(sum(per_worker) / cores, max(per_worker))
 
 
 WALL_CLOCK_COLUMNS = ("queue_fill_mjd_ns",)

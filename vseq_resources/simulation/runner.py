@@ -19,7 +19,6 @@ import copy
 import datetime as dt
 import logging
 import multiprocessing
-import os
 import pickle
 import sqlite3
 import time
@@ -45,14 +44,18 @@ from .config_loader import SchedulerConfig, load_scheduler_config
 from .grow_mask import fast_grow_mask
 from .output import CapturedMessage, captured_simulation_output
 from .preload import preload_visits
+from .reward_tables import fast_reward_tables
 from .site_data import SiteData, prepare_site_data
 from .sky import ApproximateSkyModel
 from .variants import NOMINAL, SimulationVariant
 
 RUBIN_SCHEDULER_TELESCOPES = {"simonyi": "rubin", "auxtel": "auxtel"}
 REWARD_TABLES = ("rewards", "obs_rewards")
-DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
-"""Variants simulated at once: the two cores of the deployment machine (fewer if there are fewer)."""
+DEFAULT_WORKERS = 4
+"""Most variants simulated at once, each in a process of its own: a partition's 3-4 variants all
+start together and the operating system shares the cores among them, so the run ends when the
+total work divided by the cores is done, not when the busiest of two workers ends its two
+variants (the deployment machine has 2 cores; ``docs/benchmarks.md``)."""
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +150,7 @@ def run_simulations(
     duration_hours: float | None = None,
     on_result: Callable[[SimulationResult], None] | None = None,
     workers: int | None = None,
-    fast_masks: bool = True,
+    fast: bool = True,
 ) -> list[SimulationResult]:
     """Simulate the same nights once per variant, pre-loading the completed visits only once.
 
@@ -161,8 +164,9 @@ def run_simulations(
     ``if __name__ == "__main__":`` guard). Default :data:`DEFAULT_WORKERS`; 1 runs them one
     after the other in this process. Every variant's result is the same either way (a variant's run depends
     only on its copy of the scheduler and its observatory: ``benchmarks/bench_simulation.py``
-    compares them). ``fast_masks`` pads telescope-limit masks with :mod:`.grow_mask` (same
-    masks, a quarter of the simulation time less); False is rubin_scheduler's own path.
+    compares them). ``fast`` pads telescope-limit masks with :mod:`.grow_mask` (same masks, a
+    quarter of the simulation time less) and assembles reward tables with :mod:`.reward_tables`
+    (same tables, a third less when rewards are recorded); False is rubin_scheduler's own code.
 
     ``on_result`` is called in this process with each result, in the order of ``variants``, as
     soon as it and the ones before it are ready (to archive it while the others still run).
@@ -193,7 +197,7 @@ def run_simulations(
             n_preloaded, preloaded_last = _preload(config, preloaded_visits, nominal_start)
             preload_seconds = time.perf_counter() - preload_started
             state = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
-        task = _VariantTask(state, site, telescope, first, last, record_rewards, duration_hours, fast_masks)
+        task = _VariantTask(state, site, telescope, first, last, record_rewards, duration_hours, fast)
         results = []
 
         def finish(result: SimulationResult) -> None:
@@ -230,16 +234,17 @@ class _VariantTask:
     last: dt.date
     record_rewards: bool
     duration_hours: float | None
-    fast_masks: bool
+    fast: bool
 
 
 def _simulate_variant(task: _VariantTask, variant: SimulationVariant) -> SimulationResult:
     """One variant on its own copy of the pre-loaded configuration (here or in a worker process)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with (
         captured_simulation_output(emit=False) as output,
         task.site.activated(),
-        fast_grow_mask() if task.fast_masks else contextlib.nullcontext(),
+        fast_grow_mask() if task.fast else contextlib.nullcontext(),
+        fast_reward_tables() if task.fast else contextlib.nullcontext(),
     ):
         config = pickle.loads(task.state)
         result = _run_variant(
@@ -252,7 +257,10 @@ def _simulate_variant(task: _VariantTask, variant: SimulationVariant) -> Simulat
             task.record_rewards,
             task.duration_hours,
         )
-    result.timings = {"simulation_seconds": round(time.perf_counter() - started, 3)}
+    result.timings = {
+        "simulation_seconds": round(time.perf_counter() - started, 3),
+        "simulation_cpu_seconds": round(time.process_time() - cpu_started, 3),
+    }
     result.output = output.as_list()
     return result
 

@@ -109,11 +109,12 @@ def test_variants_by_name() -> None:
         variant_by_name("sunny")
 
 
-def test_parallel_variants_with_fast_masks_simulate_the_same_visits(
+def test_parallel_variants_with_fast_paths_simulate_the_same_visits(
     site_data: SiteData, site_data_dir
 ) -> None:
-    """Two variants in two worker processes with vseq's mask padding give, visit for visit, what
-    one process with rubin_scheduler's own padding gives; results come back in variant order."""
+    """Two variants in two worker processes with vseq's mask padding and reward tables give,
+    visit for visit and reward for reward, what one process with rubin_scheduler's own code
+    gives; results come back in variant order."""
     from vseq_resources.simulation import run_simulations
     from vseq_resources.simulation.variants import SEEING_1_2
 
@@ -121,16 +122,25 @@ def test_parallel_variants_with_fast_masks_simulate_the_same_visits(
         "day_obs": DAY_OBS,
         "variants": (NOMINAL, SEEING_1_2),
         "site_data_dir": site_data_dir,
-        "duration_hours": 1.0,
+        "duration_hours": 0.75,
+        "record_rewards": True,
         "preloaded_visits": synthetic_visits(
             500, DAY_OBS - dt.timedelta(days=10), DAY_OBS - dt.timedelta(days=1)
         ),
     }
     seen = []
-    reference = run_simulations(DEFAULT_CONFIG, workers=1, fast_masks=False, **common)
-    parallel = run_simulations(DEFAULT_CONFIG, workers=2, fast_masks=True, on_result=seen.append, **common)
+    reference = run_simulations(DEFAULT_CONFIG, workers=1, fast=False, **common)
+    parallel = run_simulations(DEFAULT_CONFIG, workers=2, fast=True, on_result=seen.append, **common)
     assert [r.variant.name for r in parallel] == [r.variant.name for r in seen] == ["nominal", "seeing_1.2"]
     for ref, par in zip(reference, parallel, strict=True):
         assert len(ref.observations) > 50
         assert par.n_preloaded == ref.n_preloaded == 500
         pd.testing.assert_frame_equal(par.observations, ref.observations)
+        for key in ("reward_df", "obs_rewards"):
+            pd.testing.assert_frame_equal(_simulated(par.rewards[key]), _simulated(ref.rewards[key]))
+
+
+def _simulated(rewards: pd.DataFrame) -> pd.DataFrame:
+    """A rewards table without ``queue_fill_mjd_ns``, stamped from the machine's clock."""
+    rewards = rewards.reset_index()
+    return rewards.drop(columns=[c for c in rewards.columns if c == "queue_fill_mjd_ns"])
