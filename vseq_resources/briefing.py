@@ -9,9 +9,10 @@ draws three PNG figures with matplotlib's Agg backend (no display, safe in worke
   left), coloured by band;
 - ``night``: airmass over the night, coloured by band, above the band in use over time;
 - ``variants``: visit counts per band in each variant of that run;
-- ``plausibility``: each variant's night measured against the baseline survey's ranges
-  (:mod:`.plausibility`): one row per rule, the plausible range shaded, one marker per variant
-  (filled when inside the range, hollow when outside).
+- ``plausibility``: each variant's night measured against its telescope's ranges (Simonyi: the
+  baseline survey's; AuxTel: derived from vseq's simulated AuxTel nights; :mod:`.plausibility`):
+  one row per rule, the plausible range shaded, one marker per variant (filled when inside the
+  range, hollow when outside).
 """
 
 from __future__ import annotations
@@ -230,11 +231,12 @@ def draw_plausibility(assessed: dict[str, NightPlausibility], title: str) -> Any
 
     from .plausibility import THRESHOLDS
 
+    thresholds = next(iter(assessed.values())).thresholds if assessed else THRESHOLDS
     figure = Figure(figsize=(9, 0.55 * len(PLAUSIBILITY_ROWS) + 1.6), layout="constrained")
     ax = figure.add_subplot()
     palette = colormaps["tab10"]
     for row, (rule, _) in enumerate(PLAUSIBILITY_ROWS):
-        limits = THRESHOLDS[rule]
+        limits = thresholds[rule]
         low = limits.get("min", 0.0)
         high = limits.get("max", 2.0 * limits.get("min", 1.0))
         span = (high - low) or 1.0
@@ -282,7 +284,7 @@ def build_briefing(
     """
     import pandas as pd
 
-    from .plausibility import assess_night
+    from .plausibility import THRESHOLD_BASIS, assess_night
     from .readers import (
         LATEST_TAGS,
         NoMatchingSimulationsError,
@@ -311,7 +313,9 @@ def build_briefing(
         if len(variant_visits):
             start = (row.get("sim_runner_kwargs") or {}).get("sim_start_mjd")
             start = start if start is not None and start >= dayobs_mjd_start(night) else None
-            assessed[name] = assess_night(variant_visits, night, observing_start_mjd=start)
+            assessed[name] = assess_night(
+                variant_visits, night, observing_start_mjd=start, telescope=telescope
+            )
     all_bands = _ordered_bands({b for c in counts.values() for b in c})
     variant_counts = pd.DataFrame(
         [[counts[name].get(b, 0) for b in all_bands] for name in counts],
@@ -326,7 +330,7 @@ def build_briefing(
         "night": night_figure(visits, f"{label}\nairmass and band over the night"),
         "variants": variants_figure(variant_counts, f"{telescope} {night}: visits per band in each variant"),
         "plausibility": plausibility_figure(
-            assessed, f"{telescope} {night}: each variant against the baseline survey's ranges"
+            assessed, f"{telescope} {night}: each variant against the ranges of {THRESHOLD_BASIS[telescope]}"
         ),
     }
     return briefing

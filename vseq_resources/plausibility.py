@@ -73,7 +73,36 @@ THRESHOLDS: dict[str, dict[str, float]] = {
     "bright_u_share": {"max": 0.02},
     "bright_red_share": {"min": 0.30},
 }
-"""The plausible ranges (see the module docstring and ``docs/design.md`` for their sources)."""
+"""Simonyi's plausible ranges: the LSST baseline survey's (see the module docstring and
+``docs/plausibility.md`` for their sources)."""
+
+AUXTEL_THRESHOLDS: dict[str, dict[str, float]] = {
+    "visits_per_dark_hour": {"min": 17.0, "max": 46.0},
+    "same_pointing_run": {"max": 3},
+    "band_changes": {"min": 2, "max": 18},
+    "median_airmass": {"min": 1.0, "max": 1.7},
+    "median_slew": {"min": 2.0, "max": 10.0},
+    "night_used": {"min": 0.2},
+    "dark_blue_share": {"min": 0.10},
+    "bright_u_share": {"max": 0.02},
+    "bright_red_share": {"min": 0.30},
+}
+"""AuxTel's plausible ranges. No published baseline exists for AuxTel's programme, so these are
+**derived from vseq's own simulated AuxTel nights** (the default survey with AuxTel's slew model
+over the first :data:`~vseq_resources.consdb.demo.AUXTEL_HOURS` hours of the night, as vseq
+simulates AuxTel pre-nights and demo nights) with a margin around what those nights do; every
+finding says so (:data:`THRESHOLD_BASIS`). They tell whether a night looks like vseq's
+simulated AuxTel nights, not whether it is a good LATISS night: ``docs/plausibility.md``."""
+
+TELESCOPE_THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
+    "simonyi": THRESHOLDS,
+    "auxtel": AUXTEL_THRESHOLDS,
+}
+THRESHOLD_BASIS: dict[str, str] = {
+    "simonyi": "LSST baseline survey (published statistics)",
+    "auxtel": "vseq's simulated AuxTel nights (no published baseline exists)",
+}
+"""What each telescope's ranges come from, reported with every judged night."""
 
 REQUIRED_COLUMNS = ("observationStartMJD", "fieldRA", "fieldDec", "band")
 
@@ -100,6 +129,12 @@ class NightPlausibility:
     n_visits: int
     numbers: dict[str, float | None]
     findings: list[Finding] = field(default_factory=list)
+    telescope: str = "simonyi"
+
+    @property
+    def thresholds(self) -> dict[str, dict[str, float]]:
+        """The ranges the night was judged against (its telescope's)."""
+        return thresholds_for(self.telescope)
 
     @property
     def passed(self) -> bool:
@@ -127,11 +162,23 @@ class NightPlausibility:
         """JSON-safe numbers and findings (for check metadata)."""
         return {
             "day_obs": self.day_obs.isoformat(),
+            "telescope": self.telescope,
+            "basis": THRESHOLD_BASIS[self.telescope],
             "n_visits": self.n_visits,
             "numbers": {k: (None if v is None else round(float(v), 4)) for k, v in self.numbers.items()},
             "findings": [asdict(f) for f in self.findings],
             "passed": self.passed,
         }
+
+
+def thresholds_for(telescope: str) -> dict[str, dict[str, float]]:
+    """A telescope's plausible ranges (:data:`TELESCOPE_THRESHOLDS`)."""
+    try:
+        return TELESCOPE_THRESHOLDS[telescope]
+    except KeyError:
+        raise InvalidInputError(
+            f"no plausibility ranges for telescope {telescope!r}: use one of {sorted(TELESCOPE_THRESHOLDS)}"
+        ) from None
 
 
 def _fmt(value: float | None) -> str:
@@ -294,8 +341,10 @@ def _range_text(limits: dict[str, float]) -> str:
     return f">= {low:g}" if low is not None else f"<= {high:g}"
 
 
-def _judge(rule: str, value: float | None, *, note_if_missing: str) -> Finding:
-    limits = THRESHOLDS[rule]
+def _judge(
+    rule: str, value: float | None, thresholds: dict[str, dict[str, float]], *, note_if_missing: str
+) -> Finding:
+    limits = thresholds[rule]
     expected = _range_text(limits)
     if value is None:
         return Finding(rule, None, expected, None, note_if_missing)
@@ -303,30 +352,34 @@ def _judge(rule: str, value: float | None, *, note_if_missing: str) -> Finding:
     return Finding(rule, float(value), expected, bool(ok))
 
 
-def judge_night(numbers: dict[str, float | None]) -> list[Finding]:
-    """Each rule's finding for a night's numbers (from :func:`measure_night`)."""
+def judge_night(numbers: dict[str, float | None], telescope: str = "simonyi") -> list[Finding]:
+    """Each rule's finding for a night's numbers (from :func:`measure_night`), against the
+    telescope's ranges (:func:`thresholds_for`)."""
+    limits = thresholds_for(telescope)
     findings = [
-        _judge("visits_per_dark_hour", numbers["visits_per_dark_hour"], note_if_missing="no dark time"),
-        _judge("same_pointing_run", numbers["same_pointing_run"], note_if_missing="no visits"),
+        _judge(
+            "visits_per_dark_hour", numbers["visits_per_dark_hour"], limits, note_if_missing="no dark time"
+        ),
+        _judge("same_pointing_run", numbers["same_pointing_run"], limits, note_if_missing="no visits"),
     ]
     observed = numbers.get("observed_hours") or 0.0
     if observed >= BAND_CHANGE_MIN_HOURS:
-        findings.append(_judge("band_changes", numbers["band_changes"], note_if_missing=""))
+        findings.append(_judge("band_changes", numbers["band_changes"], limits, note_if_missing=""))
     else:
         findings.append(
             Finding(
                 "band_changes",
                 numbers["band_changes"],
-                _range_text(THRESHOLDS["band_changes"]),
+                _range_text(limits["band_changes"]),
                 None,
                 f"only {observed:.1f} h observed (the rule needs {BAND_CHANGE_MIN_HOURS:g})",
             )
         )
-    findings.append(_judge("median_airmass", numbers["median_airmass"], note_if_missing="no airmass"))
-    findings.append(_judge("median_slew", numbers["median_slew"], note_if_missing="no slew times"))
-    findings.append(_judge("night_used", numbers["night_used"], note_if_missing="no night time"))
+    findings.append(_judge("median_airmass", numbers["median_airmass"], limits, note_if_missing="no airmass"))
+    findings.append(_judge("median_slew", numbers["median_slew"], limits, note_if_missing="no slew times"))
+    findings.append(_judge("night_used", numbers["night_used"], limits, note_if_missing="no night time"))
     mix = [
-        _judge(rule, numbers[rule], note_if_missing="")
+        _judge(rule, numbers[rule], limits, note_if_missing="")
         for rule in ("dark_blue_share", "bright_u_share", "bright_red_share")
     ]
     applicable = [f for f in mix if f.passed is not None]
@@ -345,17 +398,22 @@ def judge_night(numbers: dict[str, float | None]) -> list[Finding]:
 
 
 def assess_night(
-    visits: pd.DataFrame, day_obs: str | int | dt.date, *, observing_start_mjd: float | None = None
+    visits: pd.DataFrame,
+    day_obs: str | int | dt.date,
+    *,
+    observing_start_mjd: float | None = None,
+    telescope: str = "simonyi",
 ) -> NightPlausibility:
-    """Measure and judge one night of visits (all of ``day_obs``)."""
+    """Measure and judge one night of visits (all of ``day_obs``) against the telescope's ranges."""
     _require_columns(visits)
     night = parse_dayobs(day_obs)
+    thresholds_for(telescope)  # an unknown telescope fails before the measuring
     numbers = measure_night(visits, night, observing_start_mjd=observing_start_mjd)
-    return NightPlausibility(night, len(visits), numbers, judge_night(numbers))
+    return NightPlausibility(night, len(visits), numbers, judge_night(numbers, telescope), telescope)
 
 
 def assess_nights(
-    visits: pd.DataFrame, *, observing_start_mjd: float | None = None
+    visits: pd.DataFrame, *, observing_start_mjd: float | None = None, telescope: str = "simonyi"
 ) -> list[NightPlausibility]:
     """:func:`assess_night` for each dayobs the visits cover, in order.
 
@@ -371,7 +429,9 @@ def assess_nights(
         start = observing_start_mjd
         if start is not None and dayobs_of_mjd(start) != night:
             start = None
-        results.append(assess_night(visits.loc[nights == night], night, observing_start_mjd=start))
+        results.append(
+            assess_night(visits.loc[nights == night], night, observing_start_mjd=start, telescope=telescope)
+        )
     return results
 
 

@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 SIMULATIONS_TABLE = "simulations"
 MIXED_TABLE = "mixedvisitseq"
 APPROXIMATE_SKY_TAG = "approximate_sky"
+REWARDS_TAG = "rewards"
 MIXED_TAGS = ("prenight", "mixed")
 """The ``mixedvisitseq``'s tags (``resimulation`` in place of ``prenight`` for a re-simulation)."""
 SCHEDULER_CONFIG_FILE = "scheduler_config.py"
@@ -140,8 +141,12 @@ def _json_safe(value: Any) -> Any:
 
 def simulation_tags(result: SimulationResult, resimulation: bool = False) -> list[str]:
     """The variant's tags (``resimulation`` in place of ``prenight`` for a re-simulation of the
-    past), plus ``approximate_sky`` unless the real sky data were used."""
+    past), ``rewards`` when its rewards are archived (as production tags its nominal run that
+    keeps them: ``prenight ideal nominal rewards``), plus ``approximate_sky`` unless the real sky
+    data were used."""
     tags = archived_tags(result.tags, resimulation)
+    if result.rewards is not None and REWARDS_TAG not in tags:
+        tags.append(REWARDS_TAG)
     if result.site_data.get("kind") != "rubin_sim_data":
         tags.append(APPROXIMATE_SKY_TAG)
     return tags

@@ -43,6 +43,7 @@ from ..tempfiles import local_temporary
 from .config_loader import SchedulerConfig, load_scheduler_config
 from .grow_mask import fast_grow_mask
 from .output import CapturedMessage, captured_simulation_output
+from .overhead import AnomalousOverhead
 from .preload import preload_visits
 from .reward_tables import fast_reward_tables
 from .site_data import SiteData, prepare_site_data
@@ -289,7 +290,10 @@ def _run_variant(
         "record_rewards": record_rewards,
         "telescope": RUBIN_SCHEDULER_TELESCOPES[telescope],
     }
-    tables, rewards = _run(observatory, config, kwargs)
+    overhead = None
+    if variant.anomalous_overhead is not None:
+        overhead = AnomalousOverhead(*variant.anomalous_overhead)
+    tables, rewards = _run(observatory, config, kwargs, overhead)
     approximate = "; approximate vseq sky and almanac" if site.approximate else ""
     run_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     version = rubin_scheduler.__version__
@@ -310,6 +314,9 @@ def _run_variant(
             "cloud_data": "ideal",
             "downtimes": "ideal",
             "delay_minutes": variant.delay_minutes,
+            "anomalous_overhead": (
+                None if overhead is None else {"seed": overhead.seed, "slew_scale": overhead.slew_scale}
+            ),
             "site_data": site.description,
         },
         site_data=site.description,
@@ -379,7 +386,10 @@ def _preload(
 
 
 def _run(
-    observatory: ModelObservatory, config: SchedulerConfig, kwargs: dict[str, Any]
+    observatory: ModelObservatory,
+    config: SchedulerConfig,
+    kwargs: dict[str, Any],
+    overhead: AnomalousOverhead | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame] | None]:
     with local_temporary("sim") as tmp:
         filename = Path(tmp) / "opsim.db"
@@ -389,6 +399,7 @@ def _run(
             filename=str(filename),
             verbose=False,
             save_on_fail=False,
+            anomalous_overhead_func=overhead,
             **kwargs,
         )
         if filename.exists():

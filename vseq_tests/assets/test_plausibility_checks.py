@@ -25,11 +25,11 @@ from vseq_tests.resources import plausible_nights as nights
 NIGHT = dt.date(2026, 11, 10)
 
 
-def _completed_stand_in(visits: pd.DataFrame):
-    @asset(key=asset_key("simonyi", COMPLETED_VISITS), partitions_def=completed_partitions)
+def _completed_stand_in(visits: pd.DataFrame, telescope: str = "simonyi"):
+    @asset(key=asset_key(telescope, COMPLETED_VISITS), partitions_def=completed_partitions)
     def completed_visits(archive: ArchiveResource) -> MaterializeResult:
         vsa = archive.get_archive()
-        night = archive_completed_night(vsa, "simonyi", NIGHT, visits, query="-- synthetic")
+        night = archive_completed_night(vsa, telescope, NIGHT, visits, query="-- synthetic")
         return MaterializeResult(metadata={"uuid": MetadataValue.text(str(night.uuid))})
 
     return completed_visits
@@ -96,3 +96,25 @@ def test_prenight_check_judges_every_variant(archive_resource: ArchiveResource) 
     assert judged["nominal"][0]["passed"] is True
     assert judged["delay_60"][0]["passed"] is False
     assert evaluation.metadata["median_slew"].value == pytest.approx(5.0)  # the nominal run's
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_auxtel_completed_night_is_checked_against_its_own_ranges(
+    archive_resource: ArchiveResource, broken: bool
+) -> None:
+    """AuxTel's 3-hour night passes against AuxTel's ranges (Simonyi's would fail it: see
+    ``test_plausibility.py``) and warns when broken; the metadata says where the ranges come from."""
+    visits = nights.auxtel_like_night(NIGHT)
+    if broken:
+        visits = nights.broken_airmass(visits)
+    result = materialize(
+        [_completed_stand_in(visits, "auxtel"), completed_plausibility_check("auxtel")],
+        partition_key=NIGHT.isoformat(),
+        resources={"archive": archive_resource},
+    )
+    evaluation = check_results(result)["night_plausibility"]
+    assert evaluation.passed is (not broken), evaluation.description
+    assert evaluation.severity == AssetCheckSeverity.WARN
+    assert "no published baseline" in evaluation.metadata["thresholds_basis"].value
+    if broken:
+        assert "median_airmass 1.8" in evaluation.description

@@ -105,7 +105,8 @@ def test_prenight_simulations_archived(
             completed[PREVIOUS - dt.timedelta(days=1)],
             completed[PREVIOUS],
         ]
-        assert set(vsa.metadata.get_tags(nominal)) == {"prenight", "ideal", "nominal", "approximate_sky"}
+        expected_tags = {"prenight", "ideal", "nominal", "rewards", "approximate_sky"}
+        assert set(vsa.metadata.get_tags(nominal)) == expected_tags
         seeing = sims_md["sequences"]["seeing_1.2"]
         assert "nominal" not in vsa.metadata.get_tags(seeing)
 

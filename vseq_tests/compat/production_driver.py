@@ -187,6 +187,14 @@ def op_record_with_api(
     return str(sim)
 
 
+def op_anomalous_overhead_offsets(seed: int, slew_scale: float, visits: list[dict[str, float]]) -> list:
+    """The offsets production's ``AnomalousOverheadFunc(seed, slew_scale)`` returns, visit by visit."""
+    from rubin_sim.sim_archive.prenight import AnomalousOverheadFunc
+
+    func = AnomalousOverheadFunc(seed, slew_scale)
+    return [float(func(obs=visit)) for visit in visits]
+
+
 def substitute(text: str, saved: dict[str, str]) -> str:
     for key, value in saved.items():
         text = text.replace("{" + key + "}", value)

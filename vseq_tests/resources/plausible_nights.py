@@ -54,6 +54,13 @@ def baseline_like_night(
     )
 
 
+def auxtel_like_night(day_obs: dt.date) -> pd.DataFrame:
+    """The first 3 hours of a baseline-like night: what vseq simulates for AuxTel."""
+    night = baseline_like_night(day_obs)
+    mjd = night["observationStartMJD"]
+    return night.loc[mjd < mjd.min() + 3.0 / 24.0].reset_index(drop=True)
+
+
 def broken_rate(visits: pd.DataFrame) -> pd.DataFrame:
     """A third of the visits: 30 visits per hour of dark time."""
     return visits.iloc[::3].reset_index(drop=True)

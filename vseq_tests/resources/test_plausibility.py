@@ -100,3 +100,32 @@ def test_sun_altitude_matches_astropy() -> None:
     times = Time(mjd, format="mjd", scale="utc")
     expected = get_sun(times).transform_to(AltAz(location=site, obstime=times)).alt.deg
     assert np.max(np.abs(sun_altitude_deg(mjd) - expected)) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("rule", "breaker"),
+    [
+        (None, None),
+        ("visits_per_dark_hour", nights.broken_rate),
+        ("same_pointing_run", nights.broken_repeats),
+        ("median_airmass", nights.broken_airmass),
+        ("median_slew", nights.broken_slews),
+        ("night_used", lambda night: nights.broken_gap(night, hours=2.0)),
+        ("band_mix_moon", nights.broken_bright_u),
+        ("band_mix_moon", nights.broken_dark_red),
+    ],
+)
+def test_auxtel_rules_pass_its_night_and_fail_it_broken(rule: str | None, breaker) -> None:
+    """AuxTel's own ranges: its 3-hour night passes every rule that applies (band changes need 4
+    hours), where Simonyi's rate and night-used rules fail it; each broken night fails its rule."""
+    night = nights.auxtel_like_night(DARK)
+    if rule is None:
+        assessed = assess_night(night, DARK, telescope="auxtel")
+        assert assessed.passed, assessed.summary()
+        assert assessed.finding("band_changes").passed is None
+        assert assessed.as_dict()["basis"].startswith("vseq's simulated AuxTel nights")
+        simonyi = assess_night(night, DARK)
+        assert {f.rule for f in simonyi.failed} == {"visits_per_dark_hour", "night_used"}
+        return
+    assessed = assess_night(breaker(night), DARK, telescope="auxtel")
+    assert assessed.finding(rule).passed is False, assessed.finding(rule)

@@ -105,8 +105,38 @@ def test_variants_by_name() -> None:
     assert variant_by_name("delay_30").delay_minutes == 30
     assert variant_by_name("seeing_1.5").seeing_fwhm_500 == 1.5
     assert "nominal" not in variant_by_name("seeing_1.5").tags
+    anomalous = variant_by_name("anomalous_overhead")  # production's Simonyi run
+    assert anomalous.tags == ("prenight", "ideal", "anomalous_overhead")
+    assert anomalous.description == "Anomalous overhead (101, 10.0), nominal start, ideal conditions"
+    assert anomalous.anomalous_overhead == (101, 10.0)
+    sv = variant_by_name("anomalous_overhead_102_0.1")  # one of production's SV runs
+    assert (sv.tags, sv.anomalous_overhead) == (anomalous.tags, (102, 0.1))
+    assert sv.description == "Anomalous overhead (102, 0.1), nominal start, ideal conditions"
     with pytest.raises(InvalidInputError, match="unknown simulation variant"):
         variant_by_name("sunny")
+
+
+def test_anomalous_overhead_run_shifts_the_visits(site_data: SiteData, site_data_dir) -> None:
+    """The anomalous-overhead run starts like the nominal one, then its visits start later or
+    earlier by production's random slew offsets (recorded in its sim_runner arguments)."""
+    from vseq_resources.simulation import run_simulations
+    from vseq_resources.simulation.variants import ANOMALOUS_OVERHEAD
+
+    nominal, anomalous = run_simulations(
+        DEFAULT_CONFIG,
+        day_obs=DAY_OBS,
+        variants=(NOMINAL, ANOMALOUS_OVERHEAD),
+        site_data_dir=site_data_dir,
+        duration_hours=0.4,
+        workers=1,
+    )
+    first = [r.observations["observationStartMJD"].iloc[0] for r in (nominal, anomalous)]
+    assert first[0] == first[1]
+    starts = [r.observations["observationStartMJD"] for r in (nominal, anomalous)]
+    assert not starts[0].equals(starts[1])
+    assert anomalous.sim_runner_kwargs["anomalous_overhead"] == {"seed": 101, "slew_scale": 10.0}
+    assert nominal.sim_runner_kwargs["anomalous_overhead"] is None
+    assert anomalous.label.startswith("Anomalous overhead (101, 10.0), nominal start, ideal conditions, ")
 
 
 def test_parallel_variants_with_fast_paths_simulate_the_same_visits(
