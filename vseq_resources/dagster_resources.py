@@ -363,7 +363,10 @@ class PrenightSimulationResource(ConfigurableResource):
     )
     variants: list[str] | None = Field(
         default=None,
-        description="Variant names (nominal, delay_<minutes>, seeing_<arcsec>); default: the production set.",
+        description=(
+            "Variant names (nominal, delay_<minutes>, seeing_<arcsec>, anomalous_overhead, "
+            "anomalous_overhead_<seed>_<scale>); default: nominal, delay_60, seeing_1.2."
+        ),
     )
     duration_hours: float | None = Field(
         default=None, gt=0, description="Cut each simulation to this many hours (tests, quick looks)."

@@ -20,10 +20,14 @@ def test_offsets_are_productions_visit_by_visit(production: Production) -> None:
         {"slewtime": float(s), "visittime": 32.0, "exptime": 30.0}
         for s in np.concatenate([[0.0, 120.0], rng.uniform(2.0, 12.0, 40)])
     ]
-    for seed, scale in ((101, 10.0), (3, 0.1)):
-        (expected,) = production.values(
-            [{"op": "anomalous_overhead_offsets", "seed": seed, "slew_scale": scale, "visits": visits}]
-        )
+    runs = ((101, 10.0), (3, 0.1))
+    productions = production.values(  # one driver process: importing rubin_sim takes seconds
+        [
+            {"op": "anomalous_overhead_offsets", "seed": seed, "slew_scale": scale, "visits": visits}
+            for seed, scale in runs
+        ]
+    )
+    for (seed, scale), expected in zip(runs, productions, strict=True):
         ours = AnomalousOverhead(seed, scale)
         assert [ours(visit) for visit in visits] == expected
         assert any(e < 0 for e in expected) and any(e > 0 for e in expected)
