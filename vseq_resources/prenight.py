@@ -290,6 +290,12 @@ def simulation_inputs(
             "tags": sorted(variant.tags),
             "delay_minutes": variant.delay_minutes,
             "seeing_fwhm_500": variant.seeing_fwhm_500,
+            # only when set, so that the other variants' fingerprints (and reuse) stay as they were
+            **(
+                {"anomalous_overhead": list(variant.anomalous_overhead)}
+                if variant.anomalous_overhead is not None
+                else {}
+            ),
         },
         "rubin_scheduler": scheduler_version,
         "site_data": {key: value for key, value in site_data.items() if key not in HOST_SITE_DATA_KEYS},
