@@ -5,8 +5,10 @@ is what the survey did; a scheduler scientist expects either to look like the ba
 :func:`assess_night` measures one night of an opsim-schema visits frame (simulated or completed:
 ``observationStartMJD``, ``fieldRA``, ``fieldDec``, ``band``, and where present ``airmass``,
 ``slewTime``, ``visitTime``, ``moonAlt``, ``moonPhase``, ``sunAlt``, ``scheduler_note``,
-``observation_reason``, ``target_name``) and compares each number with a range taken from
-published baseline statistics (``docs/design.md``, "Plausibility of a night", lists the sources):
+``observation_reason``, ``target_name``) and compares each number with its telescope's range:
+for Simonyi, ranges taken from published baseline statistics (``docs/plausibility.md`` lists the
+sources), below; for AuxTel, which has no published baseline, :data:`AUXTEL_THRESHOLDS`, derived
+from vseq's simulated AuxTel nights and reported as such with every finding.
 
 ==========================  ==========================================================  ===============
 rule                        measured                                                    plausible
