@@ -140,12 +140,16 @@ class Host:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=30)
 
-    def stop(self, grace: float = 20) -> None:
-        """SIGTERM every process of this host, SIGKILL what is left after ``grace`` seconds."""
+    def terminate(self) -> None:
+        """SIGTERM every process of this host (each one's whole session)."""
         for process in self.processes:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
+
+    def stop(self, grace: float = 20) -> None:
+        """SIGTERM every process of this host, SIGKILL what is left after ``grace`` seconds."""
+        self.terminate()
         deadline = time.monotonic() + grace
         for process in self.processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -220,6 +224,8 @@ class Network:
 
     def close(self) -> None:
         """Stop every process on every host and every forward, delete namespaces and links."""
+        for host in self.hosts.values():  # every host at once: their grace periods overlap
+            host.terminate()
         for host in self.hosts.values():
             host.stop(grace=3)
             if host.anchor is not None:
