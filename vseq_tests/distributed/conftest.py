@@ -12,11 +12,24 @@ import pytest
 from vseq_tests import services
 from vseq_tests.distributed import hosts
 from vseq_tests.distributed.cluster import Cluster
+from vseq_tests.reliability.support import FULL
 
 COMPLETED_NIGHTS = tuple(f"2025-10-{day:02d}" for day in range(1, 7))
 PRENIGHT_NIGHTS = tuple(f"2025-10-{day:02d}" for day in range(2, 8))
 """Six pre-night partitions of one telescope and the six completed nights they pre-load (each
 pre-night partition D depends on the completed night D-1)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the ``full`` tests here unless ``VSEQ_RELIABILITY_FULL=1``, also when this
+    directory runs alone (in a whole-suite run ``vseq_tests/reliability/conftest.py`` does it)."""
+    if FULL:
+        return
+    here = Path(__file__).parent
+    dropped = [i for i in items if i.get_closest_marker("full") and here in Path(str(i.path)).parents]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in dropped]
 
 
 @pytest.fixture
