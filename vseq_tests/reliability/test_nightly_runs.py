@@ -253,6 +253,7 @@ def _completed_night_paused_before_upload(env: dict[str, str], tmp_path: Path) -
     )
 
 
+@pytest.mark.full  # about a minute of vseq-nightly on an embedded server: run with VSEQ_RELIABILITY_FULL=1
 @pytest.mark.timeout(900)
 def test_database_restart_during_a_run_is_absorbed(
     embedded_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
