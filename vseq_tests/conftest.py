@@ -15,6 +15,23 @@ from vseq_tests import services
 os.environ.setdefault("VSEQ_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def variants_in_the_test_process() -> Iterator[None]:
+    """Simulations run in the test process simulate their variants one after the other, in it.
+
+    A partition's default runs each variant in a freshly spawned interpreter, which re-imports
+    rubin_scheduler: longer than these tests' quarter-hour simulations themselves. The runner
+    gives the same visits either way (``test_runner.py`` compares the parallel path with this
+    one); runs in subprocesses (``vseq-nightly``, the distributed and empty-host tests) keep the
+    default.
+    """
+    from vseq_resources.simulation import runner
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "DEFAULT_WORKERS", 1)
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """SQLAlchemy URL of a real PostgreSQL server with superuser rights."""

@@ -29,7 +29,6 @@ from vseq_resources.dagster_resources import ArchiveResource, PrenightSimulation
 from vseq_resources.faults import MARKER_ENV, PAUSE_ENV
 from vseq_resources.metadata.annotations import CHECK_FAILED_TAG
 from vseq_resources.readers import ArchiveReader, NoMatchingSimulationsError, load_partition
-from vseq_resources.simulation import runner
 from vseq_tests.assets.conftest import LSSTCAM_VISITS, NIGHT
 from vseq_tests.assets.helpers import check_results, index_resource, materialize_night, materialized
 from vseq_tests.resources.simulation.synthetic import synthetic_visits
@@ -136,10 +135,6 @@ def test_prenight_check_failure_blocks_index_and_briefing_and_is_never_indexed(
     archive_resource: ArchiveResource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RUBIN_SIM_DATA_DIR", raising=False)
-    # The two variants one after the other in this process: spawning a worker per variant costs
-    # each its imports (most of this test's time on a loaded 2-core machine), and what is tested,
-    # the step's read-back and what follows, is the same either way (``run_simulations``).
-    monkeypatch.setattr(runner, "DEFAULT_WORKERS", 1)
     resource = index_resource(archive_resource, tmp_path)
     vsa = resource.open()
     try:
