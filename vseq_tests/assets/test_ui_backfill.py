@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.errors import DagsterUserCodeUnreachableError
 from dagster._core.workspace.context import WorkspaceProcessContext
@@ -56,6 +57,15 @@ from vseq_tests.reliability.support import dagster_home, subprocess_env
 TELESCOPE = "simonyi"
 CHAIN = ("consdb_visits", "completed_visits", "completed_metadata", "night_review")
 """The completed-night chain, as a user selects it on the asset graph and clicks Materialize."""
+SHUTDOWN_GRACE_SECONDS = 2
+"""How long the code server waits, once told to stop, for gRPC calls still open (Dagster's
+``DAGSTER_GRPC_SHUTDOWN_GRACE_PERIOD``). Its default is the gRPC timeout, 60 s: at the end of the
+test the server would sit out all of it, SIGTERM or not, for calls of clients that are gone."""
+STOP_TIMEOUT = 15
+"""Seconds a stopped process group gets to exit before it is killed."""
+DEQUEUE_INTERVAL_SECONDS = 1
+"""How often the test's daemon starts queued runs (the project's dagster.yaml leaves Dagster's
+5 s): the test waits for it twice, once per backfill run, with nothing else to do."""
 BACKFILL_TIMEOUT = 900
 """Seconds after which a backfill that has not finished is reported as stuck, with the daemon's
 log (a bound on a hang, far above the time the backfill takes, not a timing assertion)."""
@@ -173,9 +183,15 @@ def vseq_environment(
 ) -> Path:
     """The environment ``dagster dev`` runs vseq's definitions with, on test services: a
     migrated metadata schema, a ``file://`` store, the test ConsDB, and a ``$DAGSTER_HOME`` with
-    the project's ``dagster.yaml`` whose storage is a fresh database. Returns the state dir."""
+    the project's ``dagster.yaml`` whose storage is a fresh database (and whose daemon starts
+    queued runs every :data:`DEQUEUE_INTERVAL_SECONDS`). Returns the state dir."""
     MetadataDatabase.from_url(pg_url, db_schema, create=True).close()
     state = tmp_path / "state"
+    home = dagster_home(tmp_path / "dagster_home")
+    instance_yaml = home / "dagster.yaml"
+    config = yaml.safe_load(instance_yaml.read_text())
+    config["run_coordinator"]["config"] = {"dequeue_interval_seconds": DEQUEUE_INTERVAL_SECONDS}
+    instance_yaml.write_text(yaml.safe_dump(config))
     for name in ("VSARCHIVE_PGHOST", "VSARCHIVE_PGDATABASE", "VSARCHIVE_PGUSER", "VSARCHIVE_PGPORT"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {
@@ -184,7 +200,7 @@ def vseq_environment(
         "VSEQ_ARCHIVE_URI": (tmp_path / "archive").as_uri() + "/",
         "VSEQ_STATE_DIR": str(state),
         "VSEQ_CONSDB_URL": consdb_url,
-        "DAGSTER_HOME": str(dagster_home(tmp_path / "dagster_home")),
+        "DAGSTER_HOME": str(home),
         "VSEQ_DAGSTER_PG_URL": dagster_pg_url,
     }.items():
         monkeypatch.setenv(name, value)
@@ -199,13 +215,13 @@ class Processes:
         self.directory = directory
         self.started: list[subprocess.Popen] = []
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         command = [str(Path(sys.executable).with_name(name)), *args]
         with (self.directory / f"{name}.log").open("wb") as out:
             self.started.append(
                 subprocess.Popen(
                     command,
-                    env=subprocess_env(),
+                    env=subprocess_env(env),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
@@ -219,13 +235,20 @@ class Processes:
         )
 
     def stop_all(self) -> None:
+        """SIGTERM to every group at once, then SIGKILL to each group once its leader has exited
+        or :data:`STOP_TIMEOUT` has passed, so that no run worker outlives the test."""
         for process in reversed(self.started):
             os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self.started):
             try:
-                process.wait(timeout=60)
+                process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                pass
+            try:
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            except ProcessLookupError:
+                pass
+            process.wait()
 
 
 @pytest.fixture
@@ -238,7 +261,11 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 def start_code_server(processes: Processes, socket: Path) -> GrpcServerTarget:
     """vseq's code location served on ``socket``, as ``dagster dev`` serves it to the webserver
     and the daemon alike; returns once it answers."""
-    processes.start("dagster", "api", "grpc", "-m", "vseq_assets.definitions", "--socket", str(socket))
+    processes.start(
+        "dagster",
+        *("api", "grpc", "-m", "vseq_assets.definitions", "--socket", str(socket)),
+        env={"DAGSTER_GRPC_SHUTDOWN_GRACE_PERIOD": str(SHUTDOWN_GRACE_SECONDS)},
+    )
     client = DagsterGrpcClient(socket=str(socket))
     deadline = time.monotonic() + BACKFILL_TIMEOUT
     while True:
@@ -328,7 +355,7 @@ def wait_for_backfill_run(instance: DagsterInstance, backfill_id: str, processes
         if runs and all(run.is_finished for run in runs):
             assert len(runs) == 1, [run.run_id for run in runs]
             return runs[0]
-        time.sleep(1)
+        time.sleep(0.25)
     raise AssertionError(
         f"backfill {backfill_id} not finished after {BACKFILL_TIMEOUT} s:\n{processes.logs()}"
     )
