@@ -74,7 +74,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.full  # five commands loading the code location: run with VSEQ_RELIABILITY_FULL=1
 @pytest.mark.timeout(900)  # five commands load the code location, each 10-30 s
 def test_start_status_stop_after_a_reboot(state: Path) -> None:
     down = _services(state, "status")

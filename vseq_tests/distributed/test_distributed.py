@@ -102,7 +102,6 @@ def _first_simulation_step(cluster: Cluster, backfill_id: str, timeout: float = 
     raise TimeoutError("no pre-night simulation step began")
 
 
-@pytest.mark.full
 def test_worker_killed_mid_step_loses_nothing(cluster: Cluster) -> None:
     """SIGKILL of a worker host's processes while it simulates a partition: the broker hands the
     step to the other worker (acknowledged late) or the run fails saying why; nothing is lost,

@@ -118,7 +118,6 @@ def slot_holders(instance: DagsterInstance) -> tuple[list[str], list[str]]:
     ]
 
 
-@pytest.mark.full  # several vseq-nightly runs simulating: run with VSEQ_RELIABILITY_FULL=1
 @pytest.mark.timeout(1800)
 def test_killed_prenight_run_frees_its_slot_and_waiting_runs_say_why(
     nightly_env: dict[str, str], tmp_path: Path
@@ -253,7 +252,6 @@ def _completed_night_paused_before_upload(env: dict[str, str], tmp_path: Path) -
     )
 
 
-@pytest.mark.full  # about a minute of vseq-nightly on an embedded server: run with VSEQ_RELIABILITY_FULL=1
 @pytest.mark.timeout(900)
 def test_database_restart_during_a_run_is_absorbed(
     embedded_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
