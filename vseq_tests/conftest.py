@@ -32,6 +32,22 @@ def variants_in_the_test_process() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_dagster_state_storage() -> Iterator[None]:
+    """Each test starts with no current Dagster definitions-state storage, as a new process does.
+
+    Entering a ``DagsterInstance`` makes its state storage current (a context variable) until the
+    instance is exited; one left current by an earlier test outlives its instance, and the next
+    ``materialize`` without an instance then fails with "Attempted to resolve undefined
+    DagsterInstance weakref" (seen once in CI, in ``test_corruption.py``). Dagster has no public
+    way to reset it; ``set_defs_state_storage`` is the context manager its instances use.
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """SQLAlchemy URL of a real PostgreSQL server with superuser rights."""
