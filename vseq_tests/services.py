@@ -134,6 +134,10 @@ def _launch_weed(workdir: Path, s3_port: int) -> subprocess.Popen:
         f"-filer.port={ports['filer']}",
         f"-webdav.port={ports['webdav']}",
         f"-admin.port={ports['admin']}",
+        # Every test bucket is a collection with volumes of its own; mini's default volume count
+        # ran out after a whole suite's buckets ("No writable volumes and no free volumes left").
+        # Volumes are files created as written, so a high count costs nothing until used.
+        "-volume.max=10000",
         "-admin.ui=false",
         "-master.telemetry=false",
     ]
