@@ -538,6 +538,8 @@ def print_plans(prepared: list[dict[str, Any]]) -> None:
         for line in conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {sent[-1]}").scalars():
             print(f"    {line}")
     prod = [q for q, v in size["questions"].items() if "production, adopted" in v]
+    if not prod:  # --only chose questions production's SQL does not ask
+        return
     slowest = max(prod, key=lambda q: size["questions"][q]["production, adopted"].seconds)
     print(f"\nPlan of the slowest production question on the adopted schema ({slowest}):")
     print(explain(size["questions"][slowest]["production, adopted"]))

@@ -7,9 +7,10 @@ A sequence lives in one of the inheriting tables (``simulations``, ``completed``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -53,15 +54,6 @@ def tags_json(visitseq_uuid: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     tags = sa.select(sa.func.jsonb_agg(aggregate_order_by(sa.distinct(t.c.tag), t.c.tag)))
     tags = tags.where(t.c.visitseq_uuid == visitseq_uuid).scalar_subquery()
     return sa.func.coalesce(tags, sa.text("'[]'::JSONB"))
-
-
-def has_tags(visitseq_uuid: sa.ColumnElement[Any], tags: Iterable[str]) -> list[sa.ColumnElement[bool]]:
-    """One ``EXISTS`` per required tag: each a lookup in the unique ``tags (visitseq_uuid, tag)``."""
-    conditions = []
-    for i, tag in enumerate(dict.fromkeys(as_tag(t) for t in tags)):
-        t = s.tags.alias(f"t{i}")
-        conditions.append(sa.exists().where(t.c.visitseq_uuid == visitseq_uuid, t.c.tag == tag))
-    return conditions
 
 
 class Sequences(DatabaseAccess):
@@ -165,62 +157,101 @@ class Sequences(DatabaseAccess):
         range; ``table``: of that kind (``visitseq``: any); ``label``: containing that text (any
         case); ``max_age``: created less than that many days before ``now``.
         """
-        v = visitseq_table(table).alias("v")
-        wanted = [as_tag(t) for t in tags]
-        conditions: list[sa.ColumnElement[bool]] = []
+        visitseq_table(table)  # a clear error for an unknown table, before anything else
+        params: dict[str, Any] = {}
         if telescope is not None:
-            conditions.append(v.c.telescope == telescope)
+            params["telescope"] = telescope
         if day_obs is not None:
-            night = as_day(day_obs)
-            conditions += [v.c.first_day_obs <= night, v.c.last_day_obs >= night]
+            params["night"] = as_day(day_obs)
         if first_day_obs is not None:
-            conditions.append(v.c.last_day_obs >= as_day(first_day_obs, "first_day_obs"))
+            params["first_day_obs"] = as_day(first_day_obs, "first_day_obs")
         if last_day_obs is not None:
-            conditions.append(v.c.first_day_obs <= as_day(last_day_obs, "last_day_obs"))
+            params["last_day_obs"] = as_day(last_day_obs, "last_day_obs")
         if label:
-            conditions.append(v.c.visitseq_label.ilike(f"%{escape_like(label)}%", escape="\\"))
+            params["label"] = f"%{escape_like(label)}%"
         if max_age is not None:
-            conditions.append(v.c.creation_time >= creation_cutoff(now, max_age))
-        conditions += has_tags(v.c.visitseq_uuid, wanted)
-        rows = v.join(_pg_class, _pg_class.c.oid == _stored_in(v))
-        with self._connect() as conn:
-            if day_obs is not None and telescope is not None and self._is_indexed(conn):
-                # Candidates from the night indexes (revision 0007), each looked up by key; every
-                # condition is still checked on the row.
-                night_params: dict[str, Any] = {"night": as_day(day_obs), "telescope": telescope}
-                if table == "simulations" and wanted:
-                    path = tag_path("tag", with_cutoff=False)
-                    night_params["tag"] = wanted[0]
-                else:
-                    path = night_path(visitseq_table(table).name, with_cutoff=False)
-                found = sa.text(path).bindparams(**night_params)
-                candidates = found.columns(visitseq_uuid=s.visitseq.c.visitseq_uuid.type).subquery("c")
-                rows = candidates.join(v, v.c.visitseq_uuid == candidates.c.visitseq_uuid).join(
-                    _pg_class, _pg_class.c.oid == _stored_in(v)
-                )
-            return frame(list(conn.execute(self._search_query(v, rows, conditions, limit))), SEARCH_COLUMNS)
-
-    @staticmethod
-    def _search_query(
-        v: sa.FromClause, rows: sa.FromClause, conditions: list[sa.ColumnElement[bool]], limit: int | None
-    ) -> sa.Select:
-        query = (
-            sa.select(
-                v.c.visitseq_uuid,
-                _pg_class.c.relname,
-                v.c.visitseq_label,
-                v.c.telescope,
-                v.c.first_day_obs,
-                v.c.last_day_obs,
-                v.c.creation_time,
-                v.c.visitseq_url,
-                v.c.visitseq_sha256,
-                tags_json(v.c.visitseq_uuid),
-            )
-            .select_from(rows)
-            .where(*conditions)
-            .order_by(v.c.creation_time, v.c.visitseq_uuid)
-        )
+            params["cutoff"] = creation_cutoff(now, max_age)
+        wanted = list(dict.fromkeys(as_tag(t) for t in tags))
+        params.update({f"tag{i}": tag for i, tag in enumerate(wanted)})
         if limit is not None:
-            query = query.limit(int(limit))
-        return query
+            params["limit"] = int(limit)
+        with self._connect() as conn:
+            by_night = "night" in params and "telescope" in params and self._is_indexed(conn)
+            shape = _SearchShape(table, frozenset(params), len(wanted), by_night)
+            return frame(list(conn.execute(_search_statement(shape), params)), SEARCH_COLUMNS)
+
+
+class _SearchShape(NamedTuple):
+    """What decides the SQL of a search: the values are parameters, so one statement per shape
+    is built once (and SQLAlchemy's compiled form with it), not per call."""
+
+    table: str
+    given: frozenset[str]
+    """Names of the parameters given (``telescope``, ``night``, ``cutoff``, ``tag0``...)."""
+    tag_count: int
+    by_night: bool
+    """Candidates from the night indexes of revision 0007 (the schema has them)."""
+
+
+def _param(name: str, column: sa.ColumnElement[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+@functools.lru_cache(maxsize=128)
+def _search_statement(shape: _SearchShape) -> sa.Select:
+    """The search for one shape; its parameters are named as in :meth:`Sequences.search`."""
+    v = visitseq_table(shape.table).alias("v")
+    given = shape.given
+    conditions: list[sa.ColumnElement[bool]] = []
+    if "telescope" in given:
+        conditions.append(v.c.telescope == _param("telescope", v.c.telescope))
+    if "night" in given:
+        night = _param("night", v.c.first_day_obs)
+        conditions += [v.c.first_day_obs <= night, v.c.last_day_obs >= night]
+    if "first_day_obs" in given:
+        conditions.append(v.c.last_day_obs >= _param("first_day_obs", v.c.last_day_obs))
+    if "last_day_obs" in given:
+        conditions.append(v.c.first_day_obs <= _param("last_day_obs", v.c.first_day_obs))
+    if "label" in given:
+        conditions.append(v.c.visitseq_label.ilike(_param("label", v.c.visitseq_label), escape="\\"))
+    if "cutoff" in given:
+        conditions.append(v.c.creation_time >= _param("cutoff", v.c.creation_time))
+    for i in range(shape.tag_count):
+        t = s.tags.alias(f"t{i}")
+        conditions.append(
+            sa.exists().where(t.c.visitseq_uuid == v.c.visitseq_uuid, t.c.tag == _param(f"tag{i}", t.c.tag))
+        )
+    rows: sa.FromClause = v
+    if shape.by_night:
+        # Candidates from the night indexes (revision 0007), each looked up by key; every
+        # condition is still checked on the row.
+        if shape.table == "simulations" and shape.tag_count:
+            path = tag_path("tag0", with_cutoff=False)
+        else:
+            path = night_path(visitseq_table(shape.table).name, with_cutoff=False)
+        typed = [_param("night", v.c.first_day_obs), _param("telescope", v.c.telescope)]
+        if ":tag0" in path:
+            typed.append(_param("tag0", s.tags.c.tag))
+        found = sa.text(path).bindparams(*typed)
+        candidates = found.columns(visitseq_uuid=s.visitseq.c.visitseq_uuid.type).subquery("c")
+        rows = candidates.join(v, v.c.visitseq_uuid == candidates.c.visitseq_uuid)
+    query = (
+        sa.select(
+            v.c.visitseq_uuid,
+            _pg_class.c.relname,
+            v.c.visitseq_label,
+            v.c.telescope,
+            v.c.first_day_obs,
+            v.c.last_day_obs,
+            v.c.creation_time,
+            v.c.visitseq_url,
+            v.c.visitseq_sha256,
+            tags_json(v.c.visitseq_uuid),
+        )
+        .select_from(rows.join(_pg_class, _pg_class.c.oid == _stored_in(v)))
+        .where(*conditions)
+        .order_by(v.c.creation_time, v.c.visitseq_uuid)
+    )
+    if "limit" in given:
+        query = query.limit(sa.bindparam("limit", type_=sa.Integer))
+    return query

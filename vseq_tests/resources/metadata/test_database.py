@@ -306,3 +306,30 @@ def test_search(db: MetadataDatabase) -> None:
     assert list(db.search(first_day_obs="2025-12-01", last_day_obs="2025-12-09")["visitseq_uuid"]) == [new]
     assert list(db.search(max_age=1, now=now)["visitseq_uuid"]) == [new]
     assert len(db.search(limit=1)) == 1
+
+
+def test_search_statements_are_reused_with_other_values(db: MetadataDatabase) -> None:
+    """A search's SQL is built once per shape (which criteria are given): asking the same shape
+    with other values must answer for those values, not for the first call's."""
+    nights = {"simonyi": "2025-12-08", "auxtel": "2025-12-09"}
+    made = {
+        telescope: _completed(
+            db,
+            telescope=telescope,
+            first_day_obs=night,
+            last_day_obs=night,
+            visitseq_label=f"{telescope} night",
+        )
+        for telescope, night in nights.items()
+    }
+    db.tag(made["simonyi"], "ideal")
+    db.tag(made["auxtel"], "nominal")
+    for _ in range(2):
+        for telescope, night in nights.items():
+            found = db.search(telescope=telescope, day_obs=night, table="completed")
+            assert list(found["visitseq_uuid"]) == [made[telescope]]
+            assert db.search(telescope=telescope, day_obs="2025-12-10", table="completed").empty
+            assert list(db.search(label=f"{telescope} NIGHT")["visitseq_uuid"]) == [made[telescope]]
+        assert list(db.search(tags=["ideal"])["visitseq_uuid"]) == [made["simonyi"]]
+        assert list(db.search(tags=["nominal"])["visitseq_uuid"]) == [made["auxtel"]]
+        assert len(db.search(limit=1)) == 1 and len(db.search(limit=2)) == 2
