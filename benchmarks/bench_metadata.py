@@ -23,6 +23,8 @@ nights before it, still busy):
   past night with no age limit (``ArchiveReader.prenight_index``), each without and with stats;
 - ``search`` of a past night's pre-night simulations (the CLI), and of a night's completed
   sequence (the readers);
+- the newest completed sequence of a night (``newest_completed``: what the pre-load, the IO
+  manager, ``load_partition`` and the night review read);
 - (day, daily_id) -> UUID on the busiest day of a past month, and UUID -> ``simulations_extra``.
 
 Each is asked in up to four ways: **api** (``MetadataDatabase`` on the adopted schema),
@@ -83,6 +85,8 @@ Normalize = Callable[[Any], Any]
 SLOW_CALL = 2.0
 FAST_CALL = 0.05
 SCHEMA_PREFIX = "queries_bench"
+TARGET_SMALL, TARGET_LARGE = 100_000, 1_000_000
+"""The sizes issue 15's growth and production targets are stated for."""
 DAY_OBS = "DATE((creation_time AT TIME ZONE 'UTC') - INTERVAL '12 hours')"
 
 # -- production's SQL (rubin_sim 2.6.2 vseqmetadata: sims_on_nights, sims_on_night_with_stats,
@@ -195,6 +199,13 @@ SELECT v.visitseq_uuid, 'completed' AS "table", v.visitseq_label, v.telescope, v
         WHERE t.visitseq_uuid = v.visitseq_uuid), '[]') AS tags
 FROM completed AS v WHERE v.telescope = :telescope AND v.first_day_obs = :night AND v.last_day_obs = :night
 ORDER BY v.creation_time, v.visitseq_uuid"""
+INDEXED_NEWEST_COMPLETED = """
+SELECT v.*, fc.file_sha256 AS visits_sha256 FROM completed AS v
+LEFT JOIN file_checksums AS fc ON fc.file_url = v.visitseq_url
+WHERE v.telescope = :telescope AND v.first_day_obs = :night AND v.last_day_obs = :night
+    AND v.visitseq_url IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM tags AS t WHERE t.visitseq_uuid = v.visitseq_uuid AND t.tag = 'check_failed')
+ORDER BY v.creation_time DESC, v.visitseq_uuid LIMIT 1"""
 INDEXED_DAILY_ID = f"""
 SELECT visitseq_uuid FROM simulations WHERE {DAY_OBS} = :day
 ORDER BY creation_time, visitseq_uuid OFFSET :skip LIMIT 1"""
@@ -268,6 +279,11 @@ def first_uuid(found: Any) -> list[str]:
     if isinstance(found, pd.DataFrame):
         return [str(u) for u in found["visitseq_uuid"]]
     return [str(found)]
+
+
+def newest_uuid(found: dict[str, Any] | None) -> list[str]:
+    """The UUID of ``newest_completed``'s answer, as :func:`first_uuid` gives the SQL's."""
+    return [] if found is None else [str(found["visitseq_uuid"])]
 
 
 def check_same(question: str, answers: dict[str, Any]) -> None:
@@ -417,6 +433,15 @@ def prepare_size(url: str, n: int, reuse: bool, only: list[str], prefix: str) ->
                 adopted_engine, INDEXED_COMPLETED, {"night": completed_night, "telescope": TELESCOPE}, rows_of
             ),
         },
+        "newest completed": {
+            "api": Variant(partial(db.newest_completed, TELESCOPE, completed_night), newest_uuid),
+            "indexed SQL": sql(
+                adopted_engine,
+                INDEXED_NEWEST_COMPLETED,
+                {"night": completed_night, "telescope": TELESCOPE},
+                first_uuid,
+            ),
+        },
         "daily_id -> uuid": {
             "api": Variant(partial(db.uuid_for_daily_id, day, daily_id), first_uuid),
             "indexed SQL": sql(
@@ -481,10 +506,12 @@ def print_size(size: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(figures: list[dict[str, Any]]) -> list[str]:
-    """The targets: the API within 2x of the indexed SQL at every size; production's SQL >= 50x
-    faster on the adopted schema than on its own at the largest size; from the smallest size to
-    the largest, the API's time grows no faster than its answer (rows, at least 1)."""
+    """The targets of issue 15: the API within 2x of the indexed SQL at every size; production's
+    SQL >= 50x faster on the adopted schema than on its own at 1M; from 100k to 1M, the API's time
+    grows no faster than its answer (rows, at least 1). The last two are judged only when the run
+    has those sizes (a smaller run prints its figures without a verdict)."""
     lines = ["\nTargets:"]
+    by_size = {f["size"]: f["questions"] for f in figures}
     for name in figures[0]["questions"]:
         worst = max(
             f["questions"][name]["api"]["median_s"] / f["questions"][name]["indexed SQL"]["median_s"]
@@ -494,14 +521,31 @@ def report(figures: list[dict[str, Any]]) -> list[str]:
         large = figures[-1]["questions"][name]
         if "production" in large:
             gain = large["production"]["median_s"] / large["production, adopted"]["median_s"]
-            verdict = "met" if gain >= 50 else "MISSED"
+            verdict = (
+                ("met" if gain >= 50 else "MISSED") if figures[-1]["size"] >= TARGET_LARGE else "judged at 1M"
+            )
             line += f"; production at {figures[-1]['size']:,}: x{gain:.0f} [{verdict} >= 50]"
         if len(figures) > 1:
             small = figures[0]["questions"][name]
             growth = large["api"]["median_s"] / small["api"]["median_s"]
             answer = max(large["rows"], 1) / max(small["rows"], 1)
-            verdict = "met" if growth <= max(answer, 1) else "MISSED"
-            sizes = f"{figures[0]['size']:,} -> {figures[-1]['size']:,}"
+            judged = TARGET_SMALL in by_size and TARGET_LARGE in by_size
+            if judged:
+                growth = (
+                    by_size[TARGET_LARGE][name]["api"]["median_s"]
+                    / by_size[TARGET_SMALL][name]["api"]["median_s"]
+                )
+                answer = max(by_size[TARGET_LARGE][name]["rows"], 1) / max(
+                    by_size[TARGET_SMALL][name]["rows"], 1
+                )
+            verdict = (
+                ("met" if growth <= max(answer, 1) else "MISSED") if judged else "judged from 100k to 1M"
+            )
+            sizes = (
+                f"{TARGET_SMALL:,} -> {TARGET_LARGE:,}"
+                if judged
+                else f"{figures[0]['size']:,} -> {figures[-1]['size']:,}"
+            )
             line += f"; api {sizes}: time x{growth:.1f}, answer x{answer:.1f} [{verdict}]"
         lines.append(line)
     return lines

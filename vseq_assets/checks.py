@@ -105,9 +105,7 @@ def completed_check_results(
             check_name=NIGHT_HAS_VISITS_CHECK,
             passed=result.n_visits > 0,
             severity=AssetCheckSeverity.WARN,
-            description=(
-                f"{result.n_visits} visits" if result.n_visits else f"empty night: {empty_reason}"
-            ),
+            description=(f"{result.n_visits} visits" if result.n_visits else f"empty night: {empty_reason}"),
             metadata={**identity, "visit_count": MetadataValue.int(result.n_visits)},
         ),
     ]

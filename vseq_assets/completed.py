@@ -145,7 +145,11 @@ def completed_sequence_assets(
         if failed:
             context.log.error(
                 "%s %s: sequence %s failed %s; it is marked %s and will not be pre-loaded or reused",
-                telescope, night, result.uuid, ", ".join(failed), CHECK_FAILED_TAG,
+                telescope,
+                night,
+                result.uuid,
+                ", ".join(failed),
+                CHECK_FAILED_TAG,
             )
         identity = _identity_metadata(result)
         empty = {"empty_night": MetadataValue.bool(empty_reason is not None)}

@@ -106,9 +106,7 @@ def night_review_asset(telescope: str) -> AssetsDefinition:
     return night_review
 
 
-def review_metadata(
-    review: Any, urls: dict[str, str], http_urls: dict[str, str | None]
-) -> dict[str, Any]:
+def review_metadata(review: Any, urls: dict[str, str], http_urls: dict[str, str | None]) -> dict[str, Any]:
     """The review's numbers as materialization metadata (the verdict first, then the figures
     shown in place when a server serves the store over http)."""
     numbers = review.numbers()

@@ -349,6 +349,7 @@ def test_concurrent_first_runs_on_a_fresh_state_dir(tmp_path: Path, monkeypatch:
         assert "already in the local ConsDB" in waited
         assert completed_rows(state, NIGHT) == 1
     finally:
+        figure_server.stop(state)  # started by vseq-nightly for the UI, kept after it
         stop_embedded_database(state)
 
 
