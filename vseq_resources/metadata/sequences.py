@@ -235,10 +235,14 @@ def _search_statement(shape: _SearchShape) -> sa.Select:
         found = sa.text(path).bindparams(*typed)
         candidates = found.columns(visitseq_uuid=s.visitseq.c.visitseq_uuid.type).subquery("c")
         rows = candidates.join(v, v.c.visitseq_uuid == candidates.c.visitseq_uuid)
+    stored_in: sa.ColumnElement[Any] = sa.literal(shape.table, sa.Text)
+    if shape.table == "visitseq":  # rows of the parent are in one of its children (or in it)
+        stored_in = _pg_class.c.relname
+        rows = rows.join(_pg_class, _pg_class.c.oid == _stored_in(v))
     query = (
         sa.select(
             v.c.visitseq_uuid,
-            _pg_class.c.relname,
+            stored_in,
             v.c.visitseq_label,
             v.c.telescope,
             v.c.first_day_obs,
@@ -248,7 +252,7 @@ def _search_statement(shape: _SearchShape) -> sa.Select:
             v.c.visitseq_sha256,
             tags_json(v.c.visitseq_uuid),
         )
-        .select_from(rows.join(_pg_class, _pg_class.c.oid == _stored_in(v)))
+        .select_from(rows)
         .where(*conditions)
         .order_by(v.c.creation_time, v.c.visitseq_uuid)
     )
