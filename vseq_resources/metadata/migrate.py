@@ -38,7 +38,6 @@ VERSION_TABLE = "alembic_version"
 PRIVILEGES_FROM = {
     VERSION_TABLE: "visitseq",
     "file_checksums": "files",
-    "simulation_days": "simulations",
     "simulation_tag_spans": "simulations",
     "accumulated_stats": "nightly_stats",
     "simulations_extra_columns": "simulations",

@@ -321,19 +321,6 @@ The reference records no checksum for visits files (``files`` never holds them);
 reads and ``verify`` check every stored file. Readers of the reference schema never see it.
 """
 
-simulation_days = Table(
-    "simulation_days",
-    metadata,
-    Column("sim_creation_day_obs", DATE, primary_key=True),
-)
-"""vseq's own: every UTC creation dayobs that has simulations (revision 0006).
-
-``simulations_extra`` ranks a day's simulations once per day through it (one window per day
-instead of a count per simulation). Statement triggers on ``simulations`` add the days any writer
-creates; the numbering never depends on them: a simulation whose day is missing here is numbered
-by a count of its day's earlier simulations, the same numbering.
-"""
-
 simulation_tag_spans = Table(
     "simulation_tag_spans",
     metadata,
@@ -420,7 +407,6 @@ cumulative ones here, where no reference query looks.
 
 VSEQ_TABLES = (
     "file_checksums",
-    "simulation_days",
     "simulation_tag_spans",
     "accumulated_stats",
     "simulations_extra_columns",

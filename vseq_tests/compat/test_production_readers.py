@@ -588,7 +588,7 @@ def test_vseq_reads_a_production_archive_before_and_after_migrate(
     for table, privileges in (
         ("file_checksums", {reader: "SELECT", writer: "INSERT, SELECT, UPDATE"}),
         ("accumulated_stats", {reader: "SELECT", writer: "INSERT, SELECT, UPDATE"}),
-        ("simulation_days", {reader: "SELECT", writer: "INSERT, SELECT, UPDATE"}),
+        ("simulations_extra_columns", {reader: "SELECT", writer: "INSERT, SELECT, UPDATE"}),
         ("alembic_version", {reader: "SELECT", writer: "INSERT, SELECT, UPDATE"}),
     ):
         for role, granted in privileges.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 
 import pytest
@@ -11,8 +12,13 @@ from alembic import command
 from vseq_resources.errors import ConfigurationError
 from vseq_resources.metadata import current_revision, head_revision, migrate, schema
 from vseq_resources.metadata.migrate import alembic_config
+from vseq_tests import services
 
 from .support import create_reference_schema, digest
+
+STORED_VIEW_COLUMNS = importlib.import_module(
+    "vseq_resources.metadata.migrations.versions.0009_stored_view_columns"
+)
 
 
 def _catalog(engine: sa.Engine, name: str) -> dict[str, object]:
@@ -212,6 +218,93 @@ def test_downgrade_and_upgrade_again(engine: sa.Engine, pg_url: str, db_schema: 
     assert migrate(engine, db_schema) == head_revision()
 
 
+def _simulation_days(engine: sa.Engine, schema: str) -> dict[str, object]:
+    """What 0006 left of ``simulation_days``: its rows, and its privileges, function and triggers
+    with the schema's name written ``S``."""
+    table, function = f'"{schema}".simulation_days', f'"{schema}".simulation_days_record()'
+    with engine.connect() as conn:
+        found = {
+            "privileges": conn.execute(
+                sa.text("SELECT relacl::TEXT FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}
+            ).scalar(),
+            "function": conn.execute(
+                sa.text("SELECT pg_get_functiondef(to_regprocedure(:f))"), {"f": function}
+            ).scalar(),
+            "triggers": conn.execute(
+                sa.text(
+                    "SELECT tgname, pg_get_triggerdef(oid), tgenabled FROM pg_trigger "
+                    "WHERE tgrelid = to_regclass(:t) AND tgname LIKE 'simulation_days%' ORDER BY 1"
+                ),
+                {"t": f'"{schema}".simulations'},
+            ).all(),
+        }
+        rows = conn.exec_driver_sql(f"SELECT sim_creation_day_obs::TEXT FROM {table} ORDER BY 1").scalars()
+        return {"rows": list(rows)} | {part: repr(text).replace(schema, "S") for part, text in found.items()}
+
+
+def _insert_simulations(engine: sa.Engine, schema: str, *created: str | None) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+        for time in created:
+            conn.execute(INSERT_SIMULATION, {"u": uuid.uuid4(), "h": digest(str(time)), "l": "s", "t": time})
+
+
+def test_downgrading_0011_restores_simulation_days_as_0006_left_it(
+    engine: sa.Engine, pg_url: str, db_schema: str
+) -> None:
+    """Downgraded from the head to 0010, a schema has the ``simulation_days`` a schema upgraded
+    to 0010 has: the same table and rows (every UTC creation dayobs of its simulations), the
+    grant to the view's owner, the SECURITY DEFINER function with its pinned search path and
+    triggers that record new days again. Upgraded again, all of it is gone."""
+    upgraded, owner = services.new_schema_name(), f"vseq_owner_{uuid.uuid4().hex[:8]}"
+    created = ("2025-12-08T20:00:00Z", "2025-12-09T11:00:00Z", "2025-12-09T12:00:00Z", None)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'CREATE ROLE "{owner}"; CREATE SCHEMA "{upgraded}"')
+            command.upgrade(alembic_config(conn, upgraded), "0005")
+            conn.exec_driver_sql(f'ALTER VIEW "{upgraded}".simulations_extra OWNER TO "{owner}"')
+            command.upgrade(alembic_config(conn, upgraded), "0010")
+        _insert_simulations(engine, upgraded, *created)  # recorded by 0006's triggers
+
+        migrate(engine, db_schema)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'ALTER VIEW "{db_schema}".simulations_extra OWNER TO "{owner}"')
+        _insert_simulations(engine, db_schema, *created)  # no triggers record them at the head
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn, db_schema), "0010")
+
+        expected = _simulation_days(engine, upgraded)
+        assert expected["rows"] == ["2025-12-08", "2025-12-09"]
+        assert f"{owner}=r/" in expected["privileges"]
+        assert "SECURITY DEFINER" in expected["function"]
+        assert "search_path TO 'S', 'pg_temp'" in expected["function"]
+        assert _simulation_days(engine, db_schema) == expected
+        assert _catalog(engine, db_schema) == _catalog(engine, upgraded)
+        _insert_simulations(engine, upgraded, "2025-12-31T20:00:00Z")
+        _insert_simulations(engine, db_schema, "2025-12-31T20:00:00Z")
+        assert _simulation_days(engine, db_schema) == _simulation_days(engine, upgraded)
+
+        assert migrate(engine, db_schema) == head_revision()
+        with engine.connect() as conn:
+            left = conn.execute(
+                sa.text(
+                    "SELECT to_regclass(:t), to_regprocedure(:f), "
+                    "(SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE 'simulation_days%' "
+                    "AND tgrelid = to_regclass(:s))"
+                ),
+                {
+                    "t": f'"{db_schema}".simulation_days',
+                    "f": f'"{db_schema}".simulation_days_record()',
+                    "s": f'"{db_schema}".simulations',
+                },
+            ).one()
+        assert tuple(left) == (None, None, 0)
+    finally:
+        services.drop_schema(pg_url, upgraded)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP OWNED BY "{owner}"; DROP ROLE "{owner}"')
+
+
 def test_indexes_serve_the_ranking(engine: sa.Engine, db_schema: str) -> None:
     """The UTC creation-dayobs expression the queries use matches the expression index."""
     migrate(engine, db_schema)
@@ -234,10 +327,10 @@ def test_indexes_serve_the_ranking(engine: sa.Engine, db_schema: str) -> None:
         assert "Seq Scan" not in plan  # seq scans are off: one shows only when no index applies
 
 
-def test_new_days_are_recorded_for_any_writer(engine: sa.Engine, db_schema: str) -> None:
-    """A writer allowed to insert into ``simulations`` only (a reference writer) records new days
-    in ``simulation_days`` through the triggers (SECURITY DEFINER), and a temporary table of the
-    same name does not capture them (pinned search path)."""
+def test_any_writer_numbers_its_simulations(engine: sa.Engine, db_schema: str) -> None:
+    """A writer allowed to write ``simulations`` only (a reference writer) numbers its
+    simulations in ``simulations_extra_columns`` through the triggers (SECURITY DEFINER), and
+    temporary tables named like vseq's do not capture the numbers (pinned search path)."""
     migrate(engine, db_schema)
     role = f"vseq_writer_{uuid.uuid4().hex[:8]}"
     try:
@@ -246,7 +339,8 @@ def test_new_days_are_recorded_for_any_writer(engine: sa.Engine, db_schema: str)
             conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA "{db_schema}" TO "{role}"')
             conn.exec_driver_sql(f'GRANT SELECT, INSERT, UPDATE ON "{db_schema}".simulations TO "{role}"')
             conn.exec_driver_sql(f'SET LOCAL ROLE "{role}"; SET LOCAL search_path TO "{db_schema}"')
-            conn.exec_driver_sql("CREATE TEMP TABLE simulation_days (sim_creation_day_obs DATE)")
+            for ddl in STORED_VIEW_COLUMNS.TABLES:
+                conn.exec_driver_sql(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE"))
             insert = sa.text(
                 "INSERT INTO simulations (visitseq_uuid, visitseq_sha256, visitseq_label, telescope, "
                 "creation_time) VALUES (:u, :h, 'sim', 'simonyi', :t)"
@@ -258,12 +352,16 @@ def test_new_days_are_recorded_for_any_writer(engine: sa.Engine, db_schema: str)
                 sa.text("UPDATE simulations SET creation_time = :t WHERE visitseq_uuid = :u"),
                 {"t": "2025-12-20T20:00:00Z", "u": sim},
             )
-            assert conn.exec_driver_sql("SELECT COUNT(*) FROM pg_temp.simulation_days").scalar() == 0
+            for table in STORED_VIEW_COLUMNS.NEW_TABLES:
+                assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM pg_temp.{table}").scalar() == 0, table
         with engine.connect() as conn:
-            days = conn.exec_driver_sql(
-                f'SELECT sim_creation_day_obs::TEXT FROM "{db_schema}".simulation_days ORDER BY 1'
-            ).scalars()
-            assert list(days) == ["2025-12-08", "2025-12-20"]  # the day of 12-09 11:00 UTC is 12-08
+            numbers = conn.exec_driver_sql(
+                f'SELECT sim_creation_day_obs::TEXT, daily_id FROM "{db_schema}".simulations_extra_columns '
+                "ORDER BY 1"
+            ).all()
+            assert [tuple(row) for row in numbers] == [("2025-12-08", 1), ("2025-12-20", 1)]  # 12-09 11:00Z
+            unnumbered = f'SELECT COUNT(*) FROM "{db_schema}".simulation_unnumbered_days'
+            assert conn.exec_driver_sql(unnumbered).scalar() == 0
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
@@ -339,10 +437,10 @@ def _opposite_orders(w1: sa.Connection, w2: sa.Connection) -> None:
 def test_writers_of_new_days_neither_wait_for_nor_fail_on_each_other(
     engine: sa.Engine, db_schema: str, scenario, isolation: str, committed: int
 ) -> None:
-    """Inserting simulations never conflicted before ``simulation_days``: the triggers must not
-    make one writer wait for another's uncommitted day (a deadlock with two writers in opposite
-    orders), nor fail under REPEATABLE READ or SERIALIZABLE. Whatever they skip, the numbering
-    is complete."""
+    """Inserting simulations never conflicts in the reference schema: vseq's triggers on
+    ``simulations`` must not make one writer wait for another's uncommitted day (a deadlock with
+    two writers in opposite orders), nor fail under REPEATABLE READ or SERIALIZABLE. Whatever day
+    they leave unnumbered, the numbering is complete."""
     migrate(engine, db_schema)
     w1, w2 = _writer(engine, db_schema, isolation), _writer(engine, db_schema, isolation)
     try:
@@ -356,22 +454,20 @@ def test_writers_of_new_days_neither_wait_for_nor_fail_on_each_other(
             "SELECT sim_creation_day_obs, daily_id, creation_time FROM simulations_extra "
             "ORDER BY sim_creation_day_obs, creation_time"
         ).all()
-        recorded = set(conn.exec_driver_sql("SELECT sim_creation_day_obs FROM simulation_days").scalars())
     assert len(rows) == committed
     by_day: dict[object, list[int]] = {}
     for row in rows:
         by_day.setdefault(row.sim_creation_day_obs, []).append(row.daily_id)
     assert all(ids == list(range(1, len(ids) + 1)) for ids in by_day.values()), rows
-    if scenario is not _same_day_first_rolls_back:  # the committed writers recorded their days
-        assert recorded == set(by_day)
 
 
 def test_the_view_reads_when_the_adopting_role_does_not_own_it(
     engine: sa.Engine, pg_url: str, reference_schema: str
 ) -> None:
     """Production's objects may belong to a group role that the adopting login is a member of:
-    the view keeps its owner, who must be able to read ``simulation_days`` (readers need no right
-    on it, only on the view)."""
+    the view keeps its owner, who must be able to read the tables vseq adds under it
+    (``simulations_extra_columns``, ``simulation_unnumbered_days``; readers need no right on them,
+    only on the view)."""
     suffix = uuid.uuid4().hex[:8]
     owner, admin, reader = (f"vseq_{kind}_{suffix}" for kind in ("owner", "admin", "reader"))
     schema_name = f'"{reference_schema}"'

@@ -1,9 +1,10 @@
 """Revision 0009: ``simulations_extra`` reads ``tags`` and ``daily_id`` from a trigger-kept table.
 
-The oracle is the view as it stood before 0009 (0006's definition, which computes every column
-from the reference tables), created beside it in the same schema as ``extra_before``: production's
-own reader queries, run unchanged, must return exactly the same rows from both, in every session
-time zone, after every kind of write, concurrent writers of one day and one sequence included.
+The oracle is the view as it stood before 0009 (0006's definition, its table of creation days
+computed in place, so every column comes from the reference tables), created beside it in the same
+schema as ``extra_before``: production's own reader queries, run unchanged, must return exactly the
+same rows from both, in every session time zone, after every kind of write, concurrent writers of
+one day and one sequence included.
 """
 
 from __future__ import annotations
@@ -24,9 +25,18 @@ from vseq_tests import services
 from .support import create_reference_schema, digest
 from .synthetic_archive import END, fill_archive
 
-BEFORE = importlib.import_module(
-    "vseq_resources.metadata.migrations.versions.0006_daily_id_per_day_window"
-).SIMULATIONS_EXTRA_PER_DAY.replace("VIEW simulations_extra AS", "VIEW extra_before AS")
+PER_DAY = importlib.import_module("vseq_resources.metadata.migrations.versions.0006_daily_id_per_day_window")
+# 0011 dropped 0006's table of creation days: the oracle computes it in place, every UTC creation
+# dayobs that has simulations (what 0006 filled it with).
+_DAYS_TABLE = "simulation_days AS d"
+_DAYS_IN_PLACE = (
+    f"(SELECT DISTINCT {PER_DAY._day_obs('a')} AS sim_creation_day_obs FROM simulations AS a "
+    "WHERE a.creation_time IS NOT NULL) AS d"
+)
+assert PER_DAY.SIMULATIONS_EXTRA_PER_DAY.count(_DAYS_TABLE) == 1
+BEFORE = PER_DAY.SIMULATIONS_EXTRA_PER_DAY.replace(_DAYS_TABLE, _DAYS_IN_PLACE).replace(
+    "VIEW simulations_extra AS", "VIEW extra_before AS"
+)
 
 ZONES = ("UTC", "America/Santiago", "Pacific/Kiritimati", "Etc/GMT+12", "Asia/Kolkata")
 
