@@ -215,3 +215,26 @@ def utcnow() -> dt.datetime:
 def sequence_rows(archive: VisitSequenceArchive) -> list[dict[str, Any]]:
     with archive.metadata.transaction() as conn:
         return [dict(r) for r in conn.execute(sa.text("SELECT * FROM visitseq")).mappings()]
+
+
+def terminate_writer(pg_url: str, schema: str) -> None:
+    """From a superuser connection, end the backend holding the open write transaction on
+    ``schema`` (only that one: other tests may hold transactions on the same server)."""
+    admin = sa.create_engine(pg_url)
+    with admin.connect() as conn:
+        killed = (
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a "
+                    "WHERE a.state = 'idle in transaction' AND a.pid <> pg_backend_pid() "
+                    "AND a.backend_xid IS NOT NULL AND a.pid IN ("
+                    "  SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema)"
+                ),
+                {"schema": schema},
+            )
+            .scalars()
+            .all()
+        )
+    admin.dispose()
+    assert killed == [True], killed

@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, materialize
 
 from vseq_assets.completed import completed_sequence_assets
@@ -46,6 +45,7 @@ from vseq_tests.reliability.support import (
     row_counts,
     small_visits,
     store_listing,
+    terminate_writer,
     wait_for,
 )
 
@@ -322,31 +322,16 @@ def test_database_down_then_back_during_dagster_retries(
         archive.metadata.close()
 
 
-def _terminate_writer(pg_url: str) -> None:
-    """From a superuser connection, end the backend holding the open write transaction."""
-    admin = sa.create_engine(pg_url)
-    with admin.connect() as conn:
-        killed = (
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE state = 'idle in transaction' AND pid <> pg_backend_pid() "
-                    "AND backend_xid IS NOT NULL"
-                )
-            )
-            .scalars()
-            .all()
-        )
-    admin.dispose()
-    assert killed == [True], killed
-
-
 def test_connection_dropped_inside_the_transaction(
     file_archive: VisitSequenceArchive, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counts, files = row_counts(file_archive), store_listing(file_archive)
     error = _paused_write(
-        file_archive, "in_transaction", tmp_path / "marker", monkeypatch, lambda: _terminate_writer(pg_url)
+        file_archive,
+        "in_transaction",
+        tmp_path / "marker",
+        monkeypatch,
+        lambda: terminate_writer(pg_url, file_archive.metadata.schema),
     )
     assert isinstance(error, DatabaseUnavailableError), repr(error)
     assert "lost the connection to the metadata database" in _one_line(error)
@@ -372,7 +357,7 @@ def test_connection_dropped_dagster_step_retried(
 
     def drop() -> None:
         wait_for(marker)
-        _terminate_writer(pg_url)
+        terminate_writer(pg_url, db_schema)
         marker.unlink()
 
     dropper = threading.Thread(target=drop, daemon=True)

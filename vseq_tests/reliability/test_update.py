@@ -25,7 +25,7 @@ from vseq_resources.errors import DatabaseUnavailableError, PermissionDeniedErro
 from vseq_resources.metadata.database import MetadataDatabase
 from vseq_resources.store import STAGING_MARK
 from vseq_tests.reliability import updates
-from vseq_tests.reliability.support import store_listing, wait_for
+from vseq_tests.reliability.support import store_listing, terminate_writer, wait_for
 from vseq_tests.reliability.updates import NEW_NOTES, NEW_VISITS
 
 
@@ -71,29 +71,6 @@ def test_update_refused_at_commit_keeps_the_committed_file(
     assert store_listing(archive) == files
 
 
-def _terminate_writer(pg_url: str, schema: str) -> None:
-    """From a superuser connection, end the backend holding the open write transaction on
-    ``schema`` (only that one: other tests may hold transactions on the same server)."""
-    admin = sa.create_engine(pg_url)
-    with admin.connect() as conn:
-        killed = (
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a "
-                    "WHERE a.state = 'idle in transaction' AND a.pid <> pg_backend_pid() "
-                    "AND a.backend_xid IS NOT NULL AND a.pid IN ("
-                    "  SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                    "  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema)"
-                ),
-                {"schema": schema},
-            )
-            .scalars()
-            .all()
-        )
-    admin.dispose()
-    assert killed == [True], killed
-
-
 def test_connection_cut_before_commit_keeps_the_committed_file(
     archive: VisitSequenceArchive,
     pg_url: str,
@@ -113,7 +90,7 @@ def test_connection_cut_before_commit_keeps_the_committed_file(
             wait_for(marker)
             # The new content is staged beside the committed file, which is untouched so far.
             assert any(STAGING_MARK in url for url in store_listing(archive)), store_listing(archive)
-            _terminate_writer(pg_url, archive.metadata.schema)
+            terminate_writer(pg_url, archive.metadata.schema)
         finally:
             marker.unlink(missing_ok=True)  # never leave the writer waiting
         error = future.exception(timeout=600)
