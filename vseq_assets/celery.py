@@ -1,16 +1,21 @@
-"""The Celery executor of the distributed mode, and the worker configuration that matches it.
+"""The Celery executor of the distributed mode, and the worker settings and command that match it.
 
 With ``VSEQ_EXECUTOR=celery`` every run sends its steps as Celery tasks to the broker named by
-``VSEQ_CELERY_BROKER_URL``; ``dagster-celery worker start`` processes on other hosts execute
-them (``docs/deployment.md``, "Distributed mode"). The run process (on the host of the daemon and
-the code location) only orchestrates. Both sides must use the same Celery settings, so both
-come from :data:`CELERY_CONFIG`: the executor here, the workers through the YAML file
-``python -m vseq_assets.celery > celery.yaml`` writes.
+``VSEQ_CELERY_BROKER_URL``; Celery workers on other hosts execute them (``docs/deployment.md``,
+"Distributed mode"). The run process (on the host of the daemon and the code location) only
+orchestrates. Both sides must use the same Celery settings, so both come from
+:data:`CELERY_CONFIG`: the executor here, the workers through :mod:`vseq_assets.celery_app`,
+the app :func:`worker_command` starts.
+
+The workers do not use ``dagster-celery worker start``: it writes the resolved settings, the
+broker URL and its password included, into a new Python file under ``DAGSTER_HOME`` at every
+start (``dagster_celery/config/<uuid>/dagster_celery_config.py``, never removed). vseq's worker
+app reads the URL from the environment in memory, so no secret reaches a worker's disk.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 from typing import Any
 
 from dagster import ExecutorDefinition
@@ -33,7 +38,7 @@ CELERY_CONFIG: dict[str, Any] = {
         "broker_connection_retry_on_startup": True,
     },
 }
-"""The executor's configuration, shared with the workers (``dagster-celery worker start -y``)."""
+"""The executor's configuration, shared with the workers (:func:`worker_app_args`)."""
 
 
 def celery_executor_definition() -> ExecutorDefinition:
@@ -43,12 +48,28 @@ def celery_executor_definition() -> ExecutorDefinition:
     return celery_executor.configured(CELERY_CONFIG, name="vseq_celery_executor")
 
 
-def worker_config_yaml() -> str:
-    """The YAML file ``dagster-celery worker start -y`` reads: the same settings as the executor."""
-    import yaml
-
-    return yaml.safe_dump({"execution": {"config": CELERY_CONFIG}}, sort_keys=False)
+WORKER_APP = "vseq_assets.celery_app"
+"""The module of the workers' Celery app (``celery -A``)."""
 
 
-if __name__ == "__main__":
-    sys.stdout.write(worker_config_yaml())
+def worker_app_args() -> dict[str, Any]:
+    """The workers' Celery app settings: :data:`CELERY_CONFIG` with the broker URL read from the
+    environment, as dagster-celery's own worker command would resolve it."""
+    from dagster_celery.executor import CeleryExecutor
+
+    broker = os.environ.get(CELERY_BROKER_URL_ENV)
+    if not broker:
+        raise RuntimeError(f"a vseq Celery worker needs {CELERY_BROKER_URL_ENV} (the broker's URL)")
+    settings = CeleryExecutor.for_cli(
+        broker=broker, backend=CELERY_CONFIG["backend"], config_source=CELERY_CONFIG["config_source"]
+    )
+    return settings.app_args()
+
+
+def worker_command(celery: str = "celery") -> list[str]:
+    """One worker taking one step at a time from the ``dagster`` queue, named ``vseq@<host>``:
+    what the distributed tests and ``docs/k8s-celery-workers.yaml`` run."""
+    return [
+        celery, "-A", WORKER_APP, "worker", "-Q", "dagster", "-n", "vseq@%h",
+        "--concurrency=1", "--prefetch-multiplier=1", "--loglevel", "INFO",
+    ]  # fmt: skip

@@ -266,7 +266,7 @@ def test_schedules_follow_the_settings(tmp_path: Path) -> None:
 def test_executor_chosen_by_the_environment(tmp_path: Path) -> None:
     """In process by default (README's one-machine mode); Celery, with the workers' own settings,
     when ``VSEQ_EXECUTOR=celery`` (the distributed mode)."""
-    from vseq_assets.celery import CELERY_CONFIG, worker_config_yaml
+    from vseq_assets.celery import CELERY_CONFIG
     from vseq_assets.definitions import build_definitions
 
     base = {"VSEQ_STATE_DIR": str(tmp_path)}
@@ -286,7 +286,30 @@ def test_executor_chosen_by_the_environment(tmp_path: Path) -> None:
     for job in ("simonyi_prenight", "auxtel_completed_night"):
         executor = distributed.resolve_job_def(job).executor_def
         assert executor.name == "vseq_celery_executor"
-    import yaml
-
-    assert yaml.safe_load(worker_config_yaml()) == {"execution": {"config": CELERY_CONFIG}}
     assert CELERY_CONFIG["broker"] == {"env": "VSEQ_CELERY_BROKER_URL"}  # no password in run records
+
+
+def test_worker_app_has_the_executors_settings_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers' Celery app takes the executor's settings and the broker URL from the
+    environment, in memory: no file appears under DAGSTER_HOME (dagster-celery's own worker
+    command writes the URL, password included, into one)."""
+    import importlib
+
+    from vseq_assets.celery import CELERY_CONFIG
+
+    broker = "amqp://vseq:s3cret@broker:5672/vseq"
+    monkeypatch.setenv("VSEQ_CELERY_BROKER_URL", broker)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "vseq_assets.celery_app", raising=False)
+    worker = importlib.import_module("vseq_assets.celery_app")
+    assert worker.app.conf.broker_url == broker
+    for name, value in CELERY_CONFIG["config_source"].items():
+        assert worker.app.conf[name] == value, name
+    assert {"execute_plan", "execute_job", "resume_job"} <= set(worker.app.tasks)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.delitem(sys.modules, "vseq_assets.celery_app")
+    monkeypatch.delenv("VSEQ_CELERY_BROKER_URL")
+    with pytest.raises(RuntimeError, match="VSEQ_CELERY_BROKER_URL"):
+        importlib.import_module("vseq_assets.celery_app")

@@ -4,7 +4,7 @@ test and benchmark.
 - host ``daemon``: ``dagster-daemon run`` on a workspace of :mod:`.location` (the daemon starts
   the code server; the default run launcher starts each run's process here, which, with
   ``VSEQ_EXECUTOR=celery``, only sends the steps to the broker and waits for their results);
-- hosts ``worker-1`` ... ``worker-N``: ``dagster-celery worker start`` (one process at a time),
+- hosts ``worker-1`` ... ``worker-N``: a Celery worker of vseq's worker app (one step at a time),
   which execute the steps;
 - any other host (``reader``): a process that only reads the archive.
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vseq_assets.celery import worker_config_yaml
+from vseq_assets.celery import worker_command
 from vseq_tests import services
 from vseq_tests.distributed.hosts import Host, Network
 from vseq_tests.reliability.support import create_database, drop_database
@@ -172,14 +172,8 @@ class Cluster:
     def add_worker(self, name: str, **extra_env: str) -> Host:
         """A new worker host running one Celery worker (one step at a time); started, not awaited."""
         host = self.network.host(name)
-        files = {
-            "dagster_home/dagster.yaml": (REPO / "dagster.yaml").read_text(),
-            "celery.yaml": worker_config_yaml(),
-        }
-        command = [
-            str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-            "-y", str(host.home / "celery.yaml"), "-q", "dagster", "-n", name, "--", "--concurrency=1",
-        ]  # fmt: skip
+        files = {"dagster_home/dagster.yaml": (REPO / "dagster.yaml").read_text()}
+        command = worker_command(str(BIN / "celery"))
         host.start(command, self.host_env(host, **extra_env), "worker", files=files)
         self.workers.append(host)
         return host
