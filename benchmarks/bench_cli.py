@@ -106,7 +106,7 @@ def main() -> None:
     if not VSEQARCHIVE.exists():
         print(f"no {VSEQARCHIVE}: install the project (uv sync) first")
         return
-    url = services.postgres_server_url(Path(tempfile.mkdtemp(prefix="vseq-bench-pg-", dir="/var/tmp")))
+    url = services.postgres_server_url()
     schema = services.new_schema_name("bench_cli")
     db = MetadataDatabase.from_url(url, schema, create=True)
     try:

@@ -52,7 +52,6 @@ import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -624,7 +623,7 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="+", default=[], help="time only the questions naming these words")
     args = parser.parse_args()
-    url = services.postgres_server_url(Path(tempfile.mkdtemp(prefix="vseq-bench-pg-", dir="/var/tmp")))
+    url = services.postgres_server_url()
     with sa.create_engine(url).connect() as conn:
         settings = {
             name: conn.exec_driver_sql(f"SHOW {name}").scalar()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,8 +50,7 @@ def no_inherited_dagster_state_storage() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """SQLAlchemy URL of a real PostgreSQL server with superuser rights."""
-    workdir = Path(tempfile.mkdtemp(prefix="vseq-pg-", dir="/var/tmp"))
-    return services.postgres_server_url(workdir)
+    return services.postgres_server_url()
 
 
 @pytest.fixture

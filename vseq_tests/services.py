@@ -37,8 +37,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def postgres_server_url(workdir: Path) -> str:
-    """A superuser URL of a real PostgreSQL server (local one if it answers, else embedded)."""
+def postgres_server_url(workdir: Path | None = None) -> str:
+    """A superuser URL of a real PostgreSQL server (local one if it answers, else embedded, whose
+    files go to ``workdir``, by default a new directory under /var/tmp made only then)."""
     explicit = os.environ.get("VSEQ_TEST_DATABASE_URL")
     if explicit:
         return explicit
@@ -51,7 +52,7 @@ def postgres_server_url(workdir: Path) -> str:
             pass
     from vseq_resources.embedded import embedded_database_url
 
-    return embedded_database_url(workdir)
+    return embedded_database_url(workdir or Path(tempfile.mkdtemp(prefix="vseq-pg-", dir="/var/tmp")))
 
 
 def new_schema_name(prefix: str = "test") -> str:
