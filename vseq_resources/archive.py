@@ -45,8 +45,6 @@ MAX_COMMENT_LENGTH = 65536
 MIN_REPAIR_GRACE = dt.timedelta(hours=1)
 """The youngest orphan ``verify --repair`` removes while a writer is running (a write lease is
 held), whatever grace it is given: a running write's files are young orphans until it commits."""
-WRITE_LEASE_KEY = "vseq write lease"
-"""With the schema name, the key of the PostgreSQL advisory lock every write holds shared."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +355,7 @@ class VisitSequenceArchive:
             stats_frame = nightly_stats
 
         written: list[StoredFile] = []
-        with self._write_lease(), self._rollback_files_on_error(written):
+        with self.metadata.write_lease(), self._rollback_files_on_error(written):
             if store_visits:
                 stored = self.store.put_visits(
                     telescope, creation_day_obs, seq_uuid, visits, extra_tables=dict(extra_tables or {})
@@ -443,7 +441,7 @@ class VisitSequenceArchive:
                     self.metadata.set_visitseq_url(seq_uuid, stored.url, conn=conn)
                     self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
 
-                with self._write_lease():
+                with self.metadata.write_lease():
                     stored = self._store_and_register(
                         telescope,
                         creation_day_obs,
@@ -470,7 +468,7 @@ class VisitSequenceArchive:
             )
             self.metadata.record_checksum(seq_uuid, stored.url, stored.sha256, stored.size, conn=conn)
 
-        with self._write_lease():
+        with self.metadata.write_lease():
             stored = self._store_and_register(
                 telescope, creation_day_obs, seq_uuid, source, name, update, progress, register
             )
@@ -848,7 +846,11 @@ class VisitSequenceArchive:
         self._verify_outside(report)
         self._find_temporaries(report, repair, temporary_root)
         with contextlib.ExitStack() as stack:
-            if repair and grace < MIN_REPAIR_GRACE and not stack.enter_context(self._no_writer_running()):
+            if (
+                repair
+                and grace < MIN_REPAIR_GRACE
+                and not stack.enter_context(self.metadata.no_write_running())
+            ):
                 grace = MIN_REPAIR_GRACE  # a running write's files must not be taken for orphans
                 report.writers_running = True
             self._find_orphans(
@@ -941,52 +943,6 @@ class VisitSequenceArchive:
         return None
 
     # -- internals -----------------------------------------------------------------------------
-
-    def _lease_key(self) -> str:
-        return f"{WRITE_LEASE_KEY} {self.metadata.schema}"
-
-    @contextmanager
-    def _write_lease(self) -> Iterator[None]:
-        """Hold the schema's write lease (a shared PostgreSQL advisory lock, on a connection of
-        its own) while a write stores files that no row refers to yet. ``verify --repair`` takes
-        the lease exclusively before removing young orphans: while any write holds it, repair
-        keeps every orphan younger than `MIN_REPAIR_GRACE`. The lease dies with the writer's
-        connection, so a killed writer never blocks repair."""
-        import sqlalchemy as sa
-
-        with self.metadata._connect() as conn:  # noqa: SLF001 - the facade's one way to connect
-            conn.execute(sa.text("SELECT pg_advisory_lock_shared(hashtext(:k))"), {"k": self._lease_key()})
-            conn.commit()  # session-level lock: no transaction stays open during the upload
-            try:
-                yield
-            finally:
-                try:
-                    conn.execute(
-                        sa.text("SELECT pg_advisory_unlock_shared(hashtext(:k))"), {"k": self._lease_key()}
-                    )
-                    conn.commit()
-                except Exception:  # noqa: BLE001 - a lost connection released the lock already
-                    log.debug("write lease already released with its connection")
-
-    @contextmanager
-    def _no_writer_running(self) -> Iterator[bool]:
-        """Take the write lease exclusively if no write holds it; yields whether it was taken
-        (while taken, new writes wait)."""
-        import sqlalchemy as sa
-
-        with self.metadata._connect() as conn:  # noqa: SLF001 - the facade's one way to connect
-            taken = bool(
-                conn.execute(
-                    sa.text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": self._lease_key()}
-                ).scalar()
-            )
-            conn.commit()
-            try:
-                yield taken
-            finally:
-                if taken:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": self._lease_key()})
-                    conn.commit()
 
     @contextmanager
     def _rollback_files_on_error(self, written: list[StoredFile]) -> Iterator[None]:

@@ -3,7 +3,8 @@
 Each concept has its own module, combined here: sequence rows and search (:mod:`.sequences`),
 tags and comments (:mod:`.annotations`), files and checksums (:mod:`.files`), nightly statistics
 (:mod:`.nightly_stats`), package environments (:mod:`.conda_envs`) and the simulation questions
-readers ask (:mod:`.simulations`); connections and transactions are in :mod:`.access`.
+readers ask (:mod:`.simulations`), the write lease (:mod:`.write_lease`); connections and
+transactions are in :mod:`.access`.
 
 Plain Python values go in and come out (``uuid.UUID``, ``datetime.date``, aware ``datetime``,
 ``bytes`` for hashes, pandas DataFrames for tables). SQL uses bound parameters only; the table and
@@ -29,10 +30,11 @@ from .migrate import current_revision, migrate
 from .nightly_stats import NightlyStats
 from .sequences import Sequences
 from .simulations import Simulations
+from .write_lease import WriteLease
 
 
 class MetadataDatabase(
-    Sequences, Annotations, Files, NightlyStats, CondaEnvs, Simulations, CompletedSequences
+    Sequences, Annotations, Files, NightlyStats, CondaEnvs, Simulations, CompletedSequences, WriteLease
 ):
     """The metadata database of one archive: an engine dedicated to one schema.
 
