@@ -303,8 +303,9 @@ class Cluster:
 
 
 def worker_of(name: str) -> str:
-    """The worker host of a Celery worker name (``worker-1@worker-1`` -> ``worker-1``)."""
-    return name.split("@", 1)[0]
+    """The worker host of a Celery worker name (``vseq@worker-1`` -> ``worker-1``: workers are
+    named ``vseq@%h``, :func:`vseq_assets.celery.worker_command`)."""
+    return name.split("@", 1)[1]
 
 
 def new_token() -> str:
