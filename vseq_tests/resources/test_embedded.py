@@ -1,5 +1,8 @@
 """The embedded PostgreSQL server starts, answers SQL, and is reused by later calls."""
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,3 +25,16 @@ def test_embedded_server_starts_and_is_reused() -> None:
     finally:
         stop_embedded_database(state)
     assert not (state / "pgdata" / "postmaster.pid").exists()  # really stopped
+
+
+def test_no_runtime_dir_warning_where_xdg_runtime_dir_is_unset(tmp_path: Path) -> None:
+    """Services, containers and CI have no ``XDG_RUNTIME_DIR``: the embedded server's package
+    then falls back on the temporary directory, and nothing is printed about it (platformdirs'
+    warning appeared in the README's first run)."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    code = "import sys; from vseq_resources import embedded; embedded.stop_embedded_database(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout == ""
