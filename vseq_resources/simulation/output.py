@@ -162,16 +162,17 @@ class _LineWriter(io.TextIOBase):
 
 @contextlib.contextmanager
 def captured_simulation_output(
-    logger: logging.Logger | None = log, *, emit: bool = True
+    logger: logging.Logger | None = log, *, emit: bool = True, into: SimulationOutput | None = None
 ) -> Iterator[SimulationOutput]:
-    """Capture stdout, stderr and warnings while simulating; then (``emit``) log each distinct
-    message once through ``logger`` with its count, even when the simulation fails.
+    """Capture stdout, stderr and warnings while simulating (into ``into``, or a new capture);
+    then (``emit``) log each distinct message once through ``logger`` with its count, even when
+    the simulation fails.
 
     Python-level output only: ``sys.stdout``/``sys.stderr`` are replaced for the duration, which
     is all rubin_scheduler and numpy write to. Logging handlers keep the streams they were
     created with, so the caller's own log lines are not captured.
     """
-    output = SimulationOutput()
+    output = SimulationOutput() if into is None else into
     out = _LineWriter(output, "stdout", logging.INFO)
     err = _LineWriter(output, "stderr", logging.INFO)
     try:

@@ -42,7 +42,7 @@ from ..errors import InvalidInputError
 from ..tempfiles import local_temporary
 from .config_loader import SchedulerConfig, load_scheduler_config
 from .grow_mask import fast_grow_mask
-from .output import CapturedMessage, captured_simulation_output
+from .output import CapturedMessage, SimulationOutput, captured_simulation_output
 from .overhead import AnomalousOverhead
 from .preload import preload_visits
 from .reward_tables import fast_reward_tables
@@ -186,18 +186,24 @@ def run_simulations(
     if workers < 1:
         raise InvalidInputError(f"workers must be at least 1, not {workers}")
     # Nothing rubin_scheduler prints or warns reaches the terminal: it is logged, once per
-    # distinct message, when the simulations end (.output).
-    with captured_simulation_output() as output:
-        last = first + dt.timedelta(days=nights - 1)
-        site = prepare_site_data(first, last, cache_dir=site_data_dir)
-        with site.activated():
-            config = load_scheduler_config(scheduler_source)
-            probe = _observatory(config, site, variants[0], dayobs_mjd_start(first) + 0.5, copy_given=True)
-            nominal_start, _ = _night_bounds(probe, first, last)
-            preload_started = time.perf_counter()
-            n_preloaded, preloaded_last = _preload(config, preloaded_visits, nominal_start)
-            preload_seconds = time.perf_counter() - preload_started
-            state = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+    # distinct message, when the simulations end (.output). Only rubin_scheduler's work is
+    # captured (the preparation here, each variant in _simulate_variant): ``on_result`` is the
+    # caller's (it archives and logs), and its log lines must not come back as rubin_scheduler's.
+    output = SimulationOutput()
+    try:
+        with captured_simulation_output(emit=False, into=output):
+            last = first + dt.timedelta(days=nights - 1)
+            site = prepare_site_data(first, last, cache_dir=site_data_dir)
+            with site.activated():
+                config = load_scheduler_config(scheduler_source)
+                probe = _observatory(
+                    config, site, variants[0], dayobs_mjd_start(first) + 0.5, copy_given=True
+                )
+                nominal_start, _ = _night_bounds(probe, first, last)
+                preload_started = time.perf_counter()
+                n_preloaded, preloaded_last = _preload(config, preloaded_visits, nominal_start)
+                preload_seconds = time.perf_counter() - preload_started
+                state = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
         task = _VariantTask(state, site, telescope, first, last, record_rewards, duration_hours, fast)
         results = []
 
@@ -222,6 +228,8 @@ def run_simulations(
                 for future in futures:
                     finish(future.result())
         return results
+    finally:
+        output.emit()
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,38 @@ def test_simulations_in_worker_processes_print_nothing(
     assert all(r.output for r in results)  # each worker's own capture came back with its result
     warned = [r for r in _records(caplog) if r.levelno >= logging.WARNING]
     assert not warned, [r.getMessage() for r in warned]  # nothing here a user must act on
+
+
+def test_the_callers_own_output_is_not_taken_for_rubin_schedulers(
+    site_data, site_data_dir, capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``on_result`` is the caller's work (the pre-night step archives there and logs through a
+    handler that writes to the current ``sys.stderr``, as Dagster's console handler does): what
+    it writes reaches the real stderr and is not logged back as rubin_scheduler's output."""
+    caplog.set_level(logging.DEBUG, logger=LOGGER)
+
+    class CurrentStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write(f"caller log: {record.getMessage()}\n")
+
+    caller = logging.getLogger("vseq_tests.caller")
+    handler = CurrentStderr()
+    caller.addHandler(handler)
+    caller.propagate = False
+    try:
+        run_simulations(
+            DEFAULT_CONFIG,
+            day_obs=DAY_OBS,
+            variants=(NOMINAL,),
+            site_data_dir=site_data_dir,
+            duration_hours=0.25,
+            on_result=lambda result: caller.warning("archived %s", result.variant.name),
+            workers=1,
+        )
+    finally:
+        caller.removeHandler(handler)
+        caller.propagate = True
+    _, err = capfd.readouterr()
+    assert err == "caller log: archived nominal\n"
+    messages = [r.getMessage() for r in _records(caplog)]
+    assert messages and not [m for m in messages if "caller log" in m], messages
