@@ -393,7 +393,8 @@ class VisitSequenceArchive:
                 if stats_frame is not None and len(stats_frame):
                     self.metadata.insert_nightly_stats(seq_uuid, stats_frame, conn=conn)
                 fault_point("in_transaction")
-        log.info("recorded %s %s (%d visits) at %s", table, seq_uuid, len(visits), visitseq_url)
+        where = f"at {visitseq_url}" if visitseq_url else "(metadata only: its visits are not stored)"
+        log.info("recorded %s %s (%d visits) %s", table, seq_uuid, len(visits), where)
         return ArchivedSequence(
             uuid=seq_uuid,
             table=table,

@@ -8,6 +8,7 @@ side-file upload that fails after the visits were stored, and a transaction the 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -173,12 +174,17 @@ def test_annotations_and_urls(archive: VisitSequenceArchive, visits: pd.DataFram
 
 
 def test_archive_file_and_get_file(
-    archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path
+    archive: VisitSequenceArchive, visits: pd.DataFrame, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="vseq_resources.archive")
     seq = archive.record_sequence(
         "simulations", None, label="metadata only", telescope="simonyi", store_visits=False
     )
     assert seq.visitseq_url is None
+    assert (
+        f"recorded simulations {seq.uuid} (0 visits) (metadata only: its visits are not stored)"
+        in caplog.messages
+    )
     opsim = tmp_path / "opsim.db"
     with sqlite3.connect(opsim) as conn:
         visits.to_sql("observations", conn, index=False)
