@@ -177,7 +177,7 @@ class Sequences(DatabaseAccess):
             params["limit"] = int(limit)
         with self._connect() as conn:
             by_night = "night" in params and "telescope" in params and self._is_indexed(conn)
-            shape = _SearchShape(table, frozenset(params), len(wanted), by_night)
+            shape = _SearchShape(table, frozenset(params), by_night)
             return frame(list(conn.execute(_search_statement(shape), params)), SEARCH_COLUMNS)
 
 
@@ -188,7 +188,6 @@ class _SearchShape(NamedTuple):
     table: str
     given: frozenset[str]
     """Names of the parameters given (``telescope``, ``night``, ``cutoff``, ``tag0``...)."""
-    tag_count: int
     by_night: bool
     """Candidates from the night indexes of revision 0007 (the schema has them)."""
 
@@ -202,6 +201,7 @@ def _search_statement(shape: _SearchShape) -> sa.Select:
     """The search for one shape; its parameters are named as in :meth:`Sequences.search`."""
     v = visitseq_table(shape.table).alias("v")
     given = shape.given
+    tag_count = sum(name.startswith("tag") for name in given)
     conditions: list[sa.ColumnElement[bool]] = []
     if "telescope" in given:
         conditions.append(v.c.telescope == _param("telescope", v.c.telescope))
@@ -216,7 +216,7 @@ def _search_statement(shape: _SearchShape) -> sa.Select:
         conditions.append(v.c.visitseq_label.ilike(_param("label", v.c.visitseq_label), escape="\\"))
     if "cutoff" in given:
         conditions.append(v.c.creation_time >= _param("cutoff", v.c.creation_time))
-    for i in range(shape.tag_count):
+    for i in range(tag_count):
         t = s.tags.alias(f"t{i}")
         conditions.append(
             sa.exists().where(t.c.visitseq_uuid == v.c.visitseq_uuid, t.c.tag == _param(f"tag{i}", t.c.tag))
@@ -225,7 +225,7 @@ def _search_statement(shape: _SearchShape) -> sa.Select:
     if shape.by_night:
         # Candidates from the night indexes (revision 0007), each looked up by key; every
         # condition is still checked on the row.
-        if shape.table == "simulations" and shape.tag_count:
+        if shape.table == "simulations" and tag_count:
             path = tag_path("tag0", with_cutoff=False)
         else:
             path = night_path(visitseq_table(shape.table).name, with_cutoff=False)
