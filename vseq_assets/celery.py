@@ -21,6 +21,7 @@ from typing import Any
 from dagster import ExecutorDefinition
 
 from vseq_resources.config import CELERY_BROKER_URL_ENV
+from vseq_resources.errors import ConfigurationError
 
 CELERY_CONFIG: dict[str, Any] = {
     # An env source: the broker URL may hold a password, which must not reach run records.
@@ -59,7 +60,7 @@ def worker_app_args() -> dict[str, Any]:
 
     broker = os.environ.get(CELERY_BROKER_URL_ENV)
     if not broker:
-        raise RuntimeError(f"a vseq Celery worker needs {CELERY_BROKER_URL_ENV} (the broker's URL)")
+        raise ConfigurationError(f"a vseq Celery worker needs {CELERY_BROKER_URL_ENV} (the broker's URL)")
     settings = CeleryExecutor.for_cli(
         broker=broker, backend=CELERY_CONFIG["backend"], config_source=CELERY_CONFIG["config_source"]
     )

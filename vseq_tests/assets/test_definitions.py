@@ -311,5 +311,5 @@ def test_worker_app_has_the_executors_settings_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
     monkeypatch.delitem(sys.modules, "vseq_assets.celery_app")
     monkeypatch.delenv("VSEQ_CELERY_BROKER_URL")
-    with pytest.raises(RuntimeError, match="VSEQ_CELERY_BROKER_URL"):
+    with pytest.raises(ConfigurationError, match="VSEQ_CELERY_BROKER_URL"):
         importlib.import_module("vseq_assets.celery_app")
