@@ -75,8 +75,8 @@ def plan_report(
 defs = Definitions(
     assets=[*VSEQ_ASSETS, night_report, plan_report],
     jobs=[
-        define_asset_job("night_report_job", [night_report], partitions_def=completed_partitions),
-        define_asset_job("plan_report_job", [plan_report], partitions_def=prenight_partitions),
+        define_asset_job("night_report_job", [night_report]),
+        define_asset_job("plan_report_job", [plan_report]),
     ],
     resources={VSEQ_IO_MANAGER: VseqArchiveIOManager(archive=ArchiveResource())},
 )
