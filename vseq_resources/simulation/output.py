@@ -6,9 +6,10 @@ on stdout whatever ``verbose`` says, and rubin_scheduler and numpy warn through 
 ("No detailers provided ...", "Can not connect to any more pixels.", "All-NaN slice
 encountered"), once per variant, per night or per call. :func:`captured_simulation_output`
 takes all of it for the duration of a simulation (nothing reaches the terminal or a run's raw
-output) and, at the end, logs every distinct message once through the logger
-``vseq_resources.simulation.rubin_scheduler`` with its count. A Dagster step forwards that
-logger to its own log (``vseq_assets.logs``).
+output); at the end, every distinct message is logged once through the logger
+``vseq_resources.simulation.rubin_scheduler`` with its count, even when the simulation fails
+(:func:`.runner.run_simulations`). A Dagster step forwards that logger to its own log
+(``vseq_assets.logs``).
 
 Levels: a warning of rubin_scheduler is a ``WARNING`` unless :data:`KNOWN_MESSAGES` says why it
 is expected (then ``INFO`` or ``DEBUG``); a printed line is ``INFO`` unless it is a known
@@ -161,35 +162,29 @@ class _LineWriter(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def captured_simulation_output(
-    logger: logging.Logger | None = log, *, emit: bool = True, into: SimulationOutput | None = None
-) -> Iterator[SimulationOutput]:
-    """Capture stdout, stderr and warnings while simulating (into ``into``, or a new capture);
-    then (``emit``) log each distinct message once through ``logger`` with its count, even when
-    the simulation fails.
+def captured_simulation_output(into: SimulationOutput | None = None) -> Iterator[SimulationOutput]:
+    """Capture stdout, stderr and warnings while simulating, into ``into`` (or a new capture);
+    whoever asked for the simulations logs them once at the end (:meth:`SimulationOutput.emit`).
 
     Python-level output only: ``sys.stdout``/``sys.stderr`` are replaced for the duration, which
-    is all rubin_scheduler and numpy write to. Logging handlers keep the streams they were
-    created with, so the caller's own log lines are not captured.
+    is all rubin_scheduler and numpy write to. A logging handler that writes to the *current*
+    ``sys.stderr`` (Dagster's console handler does) is captured too, so only rubin_scheduler's
+    work belongs inside: the caller's own work and log lines stay out (:mod:`.runner`).
     """
     output = SimulationOutput() if into is None else into
     out = _LineWriter(output, "stdout", logging.INFO)
     err = _LineWriter(output, "stderr", logging.INFO)
-    try:
-        with (
-            warnings.catch_warnings(record=True) as caught,
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-        ):
-            warnings.simplefilter("always")  # every occurrence reaches the record, to be counted
-            try:
-                yield output
-            finally:
-                out.close_line()
-                err.close_line()
-                for warning in caught:
-                    source = f"warning, {warning.category.__name__}"
-                    output.add(source, str(warning.message), _warning_level(warning.category))
-    finally:
-        if emit and logger is not None:
-            output.emit(logger)
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        warnings.simplefilter("always")  # every occurrence reaches the record, to be counted
+        try:
+            yield output
+        finally:
+            out.close_line()
+            err.close_line()
+            for warning in caught:
+                source = f"warning, {warning.category.__name__}"
+                output.add(source, str(warning.message), _warning_level(warning.category))

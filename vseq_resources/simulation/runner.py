@@ -191,7 +191,7 @@ def run_simulations(
     # caller's (it archives and logs), and its log lines must not come back as rubin_scheduler's.
     output = SimulationOutput()
     try:
-        with captured_simulation_output(emit=False, into=output):
+        with captured_simulation_output(output):
             last = first + dt.timedelta(days=nights - 1)
             site = prepare_site_data(first, last, cache_dir=site_data_dir)
             with site.activated():
@@ -250,7 +250,7 @@ def _simulate_variant(task: _VariantTask, variant: SimulationVariant) -> Simulat
     """One variant on its own copy of the pre-loaded configuration (here or in a worker process)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     with (
-        captured_simulation_output(emit=False) as output,
+        captured_simulation_output() as output,
         task.site.activated(),
         fast_grow_mask() if task.fast else contextlib.nullcontext(),
         fast_reward_tables() if task.fast else contextlib.nullcontext(),

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
+from vseq_resources.errors import InvalidInputError
 from vseq_resources.simulation import run_simulations
 from vseq_resources.simulation.output import captured_simulation_output
 from vseq_resources.simulation.variants import NOMINAL, SEEING_1_2
@@ -30,7 +31,7 @@ def test_repeated_output_is_logged_once_with_its_count(
     capfd: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    with captured_simulation_output():
+    with captured_simulation_output() as output:
         for i in range(3):
             warnings.warn("Can not connect to any more pixels.", stacklevel=1)
             warnings.warn("No detailers provided, adding " + ROTSP, stacklevel=1)
@@ -39,6 +40,7 @@ def test_repeated_output_is_logged_once_with_its_count(
             sys.stdout.write(f"\rprogress = {30 * i:.2f}%")
             print("Completed 768 observations")
             print("an unexpected line", file=sys.stderr)
+    output.emit()
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # nothing printed raw
     logged = {(r.levelname, r.getMessage()) for r in _records(caplog)}
@@ -54,11 +56,14 @@ def test_repeated_output_is_logged_once_with_its_count(
     assert len(_records(caplog)) == len(logged)  # each once
 
 
-def test_output_is_logged_even_when_the_simulation_fails(caplog: pytest.LogCaptureFixture) -> None:
+def test_output_is_logged_even_when_the_simulation_fails(
+    site_data, site_data_dir, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger=LOGGER)
-    with pytest.raises(ZeroDivisionError), captured_simulation_output():
-        print("Completed 3 observations")
-        1 / 0  # noqa: B018
+    config = tmp_path / "failing_config.py"
+    config.write_text('def get_scheduler():\n    print("Completed 3 observations")\n    1 / 0\n')
+    with pytest.raises(InvalidInputError, match="ZeroDivisionError"):
+        run_simulations(config, day_obs=DAY_OBS, variants=(NOMINAL,), site_data_dir=site_data_dir)
     assert [r.getMessage() for r in _records(caplog)] == [
         "rubin_scheduler stdout (once): Completed 3 observations"
     ]
